@@ -1,0 +1,47 @@
+# Every target installs what it needs first: a fresh clone needs only `make run` or `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+GEN    := service/api/stance/v1/stance_pb2.py
+UI_PORT ?= 5000
+
+.PHONY: install run test train evaluate validate stats ui clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (set PYTHON=...)"'
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# gRPC code is generated from protos/ by the pinned grpcio-tools, never committed (see README).
+$(GEN): protos/stance/v1/stance.proto $(STAMP)
+	$(PY) -m grpc_tools.protoc -Iservice/api=protos --python_out=. --pyi_out=. --grpc_python_out=. \
+		protos/stance/v1/stance.proto
+
+install: $(STAMP) $(GEN)
+
+run: install  ## train a model if the registry has none, then serve gRPC
+	$(PY) -m service
+
+test: install  ## the whole test suite (what CI runs)
+	$(PY) -m pytest
+
+train: install  ## one MLflow run; promotes to @champion only if it beats the champion on dev
+	$(PY) -m training train $(ARGS)
+
+evaluate: install  ## champion's figures on a split: make evaluate SPLIT=dev
+	$(PY) -m training evaluate --split $(or $(SPLIT),dev)
+
+validate: install  ## check the annotated corpus (file:line for every problem)
+	$(PY) -m training.corpus validate
+
+stats: install
+	$(PY) -m training.corpus stats
+
+ui: install  ## MLflow UI on the embedded store: http://127.0.0.1:$(UI_PORT)
+	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///models/mlflow.db}" \
+		--host 127.0.0.1 --port $(UI_PORT)
+
+clean:
+	rm -rf $(VENV) service/api/stance/v1/stance_pb2*.py* .pytest_cache

@@ -1,0 +1,1 @@
+"""Transport: the gRPC service around the stance model (servicer, server, client)."""

@@ -1,0 +1,84 @@
+"""MLflow lifecycle: promotion gate, failed runs leave the registry alone, save/reload gives identical predictions."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import mlflow
+import pytest
+from mlflow import MlflowClient
+
+from training.settings import PROJECT_ROOT
+from training.train import TrainConfig, run_training
+from tests.conftest import make_settings
+
+
+def _versions(settings):
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    client = MlflowClient()
+    versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{settings.model_name}'"))
+    alias = client.get_model_version_by_alias(settings.model_name, settings.model_alias).version
+    return versions, alias
+
+
+def test_first_run_logs_params_metrics_plots_and_model(store):
+    mlflow.set_tracking_uri(store.tracking_uri)
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(store.model_name, store.model_alias)
+    run = client.get_run(version.run_id)
+    assert run.info.status == "FINISHED"
+    assert {"C", "corpus_version", "seed"} <= set(run.data.params)
+    for key in ("dev_stance_macro_f1", "dev_stance_favor_f1", "dev_stance_against_f1", "dev_stance_neutral_f1",
+                "dev_triple_f1", "dev_sentiment_macro_f1", "dev_stance_ece"):
+        assert 0.0 <= run.data.metrics[key] <= 1.0
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert "plots/confusion_stance_dev.png" in plots and "plots/reliability_stance_dev.png" in plots
+    assert run.inputs.dataset_inputs and run.inputs.dataset_inputs[0].dataset.digest == run.data.params["corpus_version"]
+
+
+def test_worse_challenger_is_registered_but_not_promoted(tmp_path):
+    settings = make_settings(tmp_path)
+    first = run_training(settings)
+    assert first.promoted
+    worse = run_training(settings, TrainConfig(C=1e-4, sentiment_C=1e-4))
+    assert not worse.promoted and "does not beat" in worse.reason
+    versions, alias = _versions(settings)
+    assert versions == [1, 2] and alias == "1"
+
+
+def test_failed_run_leaves_registry_as_it_was(store, tmp_path):
+    before = _versions(store)
+    broken = tmp_path / "seeds"
+    shutil.copytree(PROJECT_ROOT / "seeds", broken)
+    (broken / "actors.jsonl").write_text('{"id": "x"\n')
+    settings = dataclasses.replace(store, seeds_dir=broken)
+    with pytest.raises(ValueError, match="actors.jsonl:1"):
+        run_training(settings)
+    assert _versions(store) == before
+    client = MlflowClient()
+    exp = client.get_experiment_by_name(store.experiment)
+    runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time DESC"], max_results=1)
+    assert runs[0].info.status == "FAILED"
+
+
+def test_reload_from_registry_gives_identical_predictions(store, served, seed_text):
+    from training.serving import load_served
+
+    again = load_served(store)
+    a = served.model.analyze(seed_text)
+    b = again.model.analyze(seed_text)
+    assert [(s.actor_id, s.issue_id, s.stance, round(s.confidence, 6)) for s in a.stances] == \
+        [(s.actor_id, s.issue_id, s.stance, round(s.confidence, 6)) for s in b.stances]
+    assert [(s.actor_id, s.sentiment) for s in a.sentiments] == [(s.actor_id, s.sentiment) for s in b.sentiments]
+
+
+def test_pyfunc_predict_follows_the_signature(store):
+    import pandas as pd
+
+    mlflow.set_tracking_uri(store.tracking_uri)
+    model = mlflow.pyfunc.load_model(f"models:/{store.model_name}@{store.model_alias}")
+    out = model.predict(pd.DataFrame([{"text": "Hungary blocked the new sanctions package against Russia.",
+                                       "holder": "Hungary", "issue": "sanctions_on_russia"}]))
+    assert list(out.columns) == ["stance", "favor", "against", "neutral"]
+    assert out.stance[0] in ("favor", "against", "neutral")

@@ -1,0 +1,1 @@
+"""Model building: corpus, spaCy extraction, features, scikit-learn classifiers, MLflow runs."""

@@ -1,0 +1,83 @@
+"""Command line for model building: `python -m training {train,evaluate,validate,stats}`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from rich.console import Console
+from rich.table import Table
+
+from training.settings import SettingsError, load_settings
+
+logger = logging.getLogger(__name__)
+
+SHOWN = ["dev_score", "dev_stance_macro_f1", "dev_stance_favor_f1", "dev_stance_against_f1", "dev_stance_neutral_f1",
+         "dev_triple_precision", "dev_triple_recall", "dev_triple_f1", "dev_pair_f1", "dev_tone_macro_f1",
+         "dev_sentiment_macro_f1", "dev_stance_ece"]
+
+
+def _train(args, settings) -> int:
+    from training.train import TrainConfig, run_training
+
+    cfg = TrainConfig(C=args.C, sentiment_C=args.sentiment_C)
+    result = run_training(settings, cfg, promote=not args.no_promote)
+    console = Console()
+    table = Table(title=f"run {result.run_id} -> {settings.model_name} v{result.version}")
+    table.add_column("metric (dev)")
+    table.add_column("challenger", justify="right")
+    table.add_column("champion", justify="right")
+    for key in SHOWN:
+        champ = "" if result.champion_metrics is None else f"{result.champion_metrics.get(key, float('nan')):.3f}"
+        table.add_row(key, f"{result.metrics.get(key, float('nan')):.3f}", champ)
+    console.print(table)
+    verdict = "promoted to" if result.promoted else "NOT promoted to"
+    console.print(f"v{result.version} {verdict} @{settings.model_alias}: {result.reason}")
+    return 0
+
+
+def _evaluate(args, settings) -> int:
+    import json
+
+    import mlflow
+
+    from training.corpus import load_corpus
+    from training.evaluate import evaluate_model
+    from training.train import load_champion
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    model, version = load_champion(settings)
+    if model is None:
+        print(f"no model at {settings.model_name}@{settings.model_alias}; run `make train` first", file=sys.stderr)
+        return 1
+    docs = load_corpus(settings.seeds_dir).split(args.split)
+    metrics = evaluate_model(model, docs, prefix=args.split).metrics
+    print(json.dumps({"model_version": version.version, "split": args.split, "documents": len(docs),
+                      **{k: round(v, 4) for k, v in metrics.items()}}, indent=2))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training", description="Train and evaluate the stance models.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    tr = sub.add_parser("train", help="one MLflow run: fit on train, evaluate on dev, register, gate promotion")
+    tr.add_argument("--C", type=float, default=1.0, help="inverse regularisation of the stance/tone classifiers")
+    tr.add_argument("--sentiment-C", type=float, default=1.0, help="inverse regularisation of the sentiment classifier")
+    tr.add_argument("--no-promote", action="store_true", help="register the new version but never move the alias")
+    ev = sub.add_parser("evaluate", help="figures of the current champion on a corpus split")
+    ev.add_argument("--split", default="dev", choices=["train", "dev", "test"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("mlflow", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return {"train": _train, "evaluate": _evaluate}[args.command](args, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

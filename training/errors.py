@@ -1,0 +1,17 @@
+"""Domain errors: each says what the caller must fix; the transport layer maps them to its status codes."""
+
+
+class StanceError(Exception):
+    """Base class of errors the model layer raises on purpose."""
+
+
+class InvalidInputError(StanceError):
+    """The request cannot be processed as given (empty text, text too long, malformed issue...)."""
+
+
+class NotFoundError(StanceError):
+    """The request names something that does not exist (an unknown issue id)."""
+
+
+class ModelUnavailableError(StanceError):
+    """No trained model is available to answer."""

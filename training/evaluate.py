@@ -1,0 +1,122 @@
+"""Dev/test figures: stance on gold pairs, end-to-end triples, tone, sentiment toward targets, calibration."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+from training.corpus import Document
+from training.extract import Extraction
+from training.model import NONE, SENTIMENT_LABELS, STANCE_LABELS, StanceModel, _three_way
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    stance_true: list[str] = field(default_factory=list)
+    stance_pred: list[str] = field(default_factory=list)
+    stance_conf: list[float] = field(default_factory=list)
+    sentiment_true: list[str] = field(default_factory=list)
+    sentiment_pred: list[str] = field(default_factory=list)
+
+    def stance_confusion(self) -> np.ndarray:
+        return confusion_matrix(self.stance_true, self.stance_pred, labels=list(STANCE_LABELS))
+
+
+def per_class(prefix: str, y_true: list[str], y_pred: list[str], labels: tuple[str, ...]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if not y_true:
+        return out
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=list(labels), zero_division=0)
+    for k, lab in enumerate(labels):
+        out[f"{prefix}_{lab}_precision"] = float(p[k])
+        out[f"{prefix}_{lab}_recall"] = float(r[k])
+        out[f"{prefix}_{lab}_f1"] = float(f[k])
+    out[f"{prefix}_macro_f1"] = float(np.mean(f))
+    out[f"{prefix}_accuracy"] = float(np.mean([a == b for a, b in zip(y_true, y_pred)]))
+    return out
+
+
+def expected_calibration_error(correct: list[bool], conf: list[float], bins: int = 10) -> float:
+    if not conf:
+        return 0.0
+    correct_a, conf_a = np.array(correct, dtype=float), np.array(conf)
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (conf_a > lo) & (conf_a <= hi)
+        if sel.any():
+            ece += sel.mean() * abs(correct_a[sel].mean() - conf_a[sel].mean())
+    return float(ece)
+
+
+def evaluate_model(model: StanceModel, docs: list[Document], parsed: dict[str, Extraction] | None = None,
+                   prefix: str = "dev") -> Evaluation:
+    """Run the model's own path over `docs` and compare with the gold annotation."""
+    from training.train import align_actors, gold_pair_candidate, gold_mention_spans, parse_corpus
+
+    if parsed is None:
+        parsed = parse_corpus(model, docs)
+    ev = Evaluation({})
+    tone_true, tone_pred = [], []
+    tp = n_pred = n_gold = 0
+    pair_tp = pair_pred = pair_gold = 0
+    for doc in docs:
+        ex = parsed[doc.id]
+        mapping = align_actors(doc, ex)
+        # Stance and tone on gold (holder, issue) pairs.
+        if doc.stances:
+            cands = [gold_pair_candidate(doc, ex, mapping, st) for st in doc.stances]
+            probs = model.stance_proba(cands)
+            tones = model.tone_proba(cands)
+            for st, p, t in zip(doc.stances, probs, tones):
+                three = _three_way(p)
+                pred = max(three, key=three.get)
+                ev.stance_true.append(st.stance)
+                ev.stance_pred.append(pred)
+                ev.stance_conf.append(three[pred])
+                tone_true.append(st.sentiment)
+                tone_pred.append(max(t, key=t.get))
+        # End to end: the triples the service would return.
+        analysis = model._analysis(ex, model.taxonomy.issues)
+        predicted = {(mapping.get(s.actor_id, "?" + s.actor_id), s.issue_id, s.stance) for s in analysis.stances}
+        gold = {(s.actor, s.issue, s.stance) for s in doc.stances}
+        tp += len(predicted & gold)
+        n_pred += len(predicted)
+        n_gold += len(gold)
+        pp, gp = {t[:2] for t in predicted}, {t[:2] for t in gold}
+        pair_tp += len(pp & gp)
+        pair_pred += len(pp)
+        pair_gold += len(gp)
+        # Sentiment toward the annotated targets.
+        for rec in doc.sentiments:
+            targets = [m for a, gid in mapping.items() if gid == rec.target for m in ex.actors[a].mentions
+                       if rec.start <= m.start < rec.end and m.via != "pronoun"]
+            if not targets:
+                continue
+            p = model.sentiment_proba(ex.doc, targets[:1])[0]
+            ev.sentiment_true.append(rec.sentiment)
+            ev.sentiment_pred.append(max(p, key=p.get))
+    m = ev.metrics
+    m.update(per_class(f"{prefix}_stance", ev.stance_true, ev.stance_pred, STANCE_LABELS))
+    m.update(per_class(f"{prefix}_tone", tone_true, tone_pred, SENTIMENT_LABELS))
+    m.update(per_class(f"{prefix}_sentiment", ev.sentiment_true, ev.sentiment_pred, SENTIMENT_LABELS))
+    m[f"{prefix}_stance_ece"] = expected_calibration_error(
+        [a == b for a, b in zip(ev.stance_true, ev.stance_pred)], ev.stance_conf)
+    prec = tp / n_pred if n_pred else 0.0
+    rec = tp / n_gold if n_gold else 0.0
+    m[f"{prefix}_triple_precision"] = prec
+    m[f"{prefix}_triple_recall"] = rec
+    m[f"{prefix}_triple_f1"] = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
+    pp_ = pair_tp / pair_pred if pair_pred else 0.0
+    pr_ = pair_tp / pair_gold if pair_gold else 0.0
+    m[f"{prefix}_pair_f1"] = 2 * pp_ * pr_ / (pp_ + pr_) if pp_ + pr_ else 0.0
+    m[f"{prefix}_score"] = (m.get(f"{prefix}_stance_macro_f1", 0.0) + m[f"{prefix}_triple_f1"]) / 2
+    m[f"{prefix}_gold_triples"] = float(n_gold)
+    return ev

@@ -1,0 +1,388 @@
+"""Text -> actors, issue mentions and (holder, issue) candidates: the one path shared by training and serving."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span, Token
+
+from training.corpus import Issue
+from training.registry import ActorRegistry, normalize_alias, slug
+
+logger = logging.getLogger(__name__)
+
+ACTOR_LABELS = {"PERSON", "ORG", "GPE", "NORP"}
+LABEL_TO_KIND = {"PERSON": "person", "GPE": "country", "ORG": "organization", "NORP": "group"}
+# Nouns that make a nationality adjective a collective holder: "Russian officials", "European partners".
+GOVERNMENT_NOUNS = {"official", "government", "diplomat", "negotiator", "authority", "force", "troop", "military",
+                    "side", "delegation", "leadership", "ministry", "administration", "army", "envoy"}
+GROUP_NOUNS = {"partner", "ally", "nation", "state", "country", "leader", "government", "capital", "lawmaker",
+               "member", "counterpart", "neighbour", "neighbor"}
+# Definite or demonstrative noun phrases that refer back to an issue named earlier ("This proposal", "the plan").
+ANAPHOR_HEADS = {"proposal", "plan", "idea", "deal", "agreement", "alliance", "bill", "pact", "measure", "move",
+                 "initiative", "truce", "scheme", "policy", "law", "legislation", "offer", "demand", "framework",
+                 "arrangement", "accord", "treaty", "package", "reform", "programme", "program", "option",
+                 "step", "curb", "restriction", "request", "project", "target", "goal", "mechanism", "talk"}
+ANAPHOR_DETS = {"this", "that", "the", "such", "these", "those"}
+PRONOUNS = {"he": "person", "she": "person"}
+ANAPHOR_WINDOW_SENTS = 2
+
+
+@dataclass
+class Mention:
+    """One mention of an actor: character offsets into the text plus the spaCy token range."""
+
+    start: int
+    end: int
+    text: str
+    tok_start: int
+    tok_end: int
+    actor_id: str = ""
+    via: str = "ner"  # ner | registry | demonym | pronoun
+
+
+@dataclass
+class Actor:
+    id: str
+    name: str
+    kind: str
+    affiliation: str = ""
+    mentions: list[Mention] = field(default_factory=list)
+
+
+@dataclass
+class IssueHit:
+    issue_id: str
+    start: int
+    end: int
+    text: str
+    tok_start: int
+    tok_end: int
+    anaphoric: bool = False
+    # Tokens that belong to the issue's noun phrase ("Ukraine's membership in NATO"): never holders.
+    scope: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class Candidate:
+    """A (holder, issue) pair in one sentence: the unit the stance classifier labels."""
+
+    doc: Doc
+    sent: Span
+    holder: Mention | None
+    issue: IssueHit | None
+
+    @property
+    def actor_id(self) -> str:
+        return self.holder.actor_id if self.holder else ""
+
+    @property
+    def issue_id(self) -> str:
+        return self.issue.issue_id if self.issue else ""
+
+
+@dataclass
+class Extraction:
+    doc: Doc
+    actors: dict[str, Actor]
+    issue_hits: list[IssueHit]
+    candidates: list[Candidate]
+
+    def mentions(self) -> list[Mention]:
+        return sorted((m for a in self.actors.values() for m in a.mentions), key=lambda m: m.start)
+
+
+class IssueFinder:
+    """Phrase matching over the taxonomy (built once) and the request's ad-hoc issues (per call)."""
+
+    def __init__(self, nlp, issues: dict[str, Issue]):
+        self.nlp = nlp
+        self.issues = dict(issues)
+        self.matcher = self._matcher(issues.values())
+
+    def _matcher(self, issues) -> PhraseMatcher:
+        matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        for issue in issues:
+            phrases = list(issue.phrases) or [issue.name]
+            matcher.add(issue.id, list(self.nlp.tokenizer.pipe(phrases)))
+        return matcher
+
+    def find(self, doc: Doc, extra: dict[str, Issue] | None = None) -> list[IssueHit]:
+        by_span: dict[tuple[int, int], set[str]] = defaultdict(set)
+        for match_id, s, e in self.matcher(doc):
+            by_span[(s, e)].add(self.nlp.vocab.strings[match_id])
+        extra_ids: set[str] = set()
+        if extra:
+            extra_ids = set(extra)
+            for match_id, s, e in self._matcher(extra.values())(doc):
+                by_span[(s, e)].add(self.nlp.vocab.strings[match_id])
+        # A phrase shared by several issues ("ceasefire") goes to the issue of the document's dominant arena.
+        arena_votes: Counter[str] = Counter()
+        for ids in by_span.values():
+            if len(ids) == 1:
+                (only,) = ids
+                if only in self.issues:
+                    arena_votes[self.issues[only].arena] += 1
+        order = {iid: n for n, iid in enumerate(self.issues)}
+
+        def rank(iid: str) -> tuple:
+            if iid in extra_ids:
+                return (0, 0, 0)
+            return (1, -arena_votes[self.issues[iid].arena], order.get(iid, 0))
+
+        chosen = []
+        for (s, e), ids in by_span.items():
+            chosen.append((s, e, min(ids, key=rank)))
+        # Longest match wins where matches overlap ("sanctions on Russia" over "sanctions").
+        chosen.sort(key=lambda x: (-(x[1] - x[0]), x[0]))
+        taken: set[int] = set()
+        hits = []
+        for s, e, iid in chosen:
+            if any(i in taken for i in range(s, e)):
+                continue
+            taken.update(range(s, e))
+            span = doc[s:e]
+            hits.append(IssueHit(iid, span.start_char, span.end_char, span.text, s, e, scope=_issue_scope(span)))
+        hits.sort(key=lambda h: h.start)
+        hits.extend(_anaphoric_hits(doc, hits, taken))
+        hits.sort(key=lambda h: h.start)
+        return hits
+
+
+def _issue_scope(span: Span) -> tuple[int, int]:
+    """The noun phrase around an issue phrase, so the "Ukraine" of "Ukraine joining NATO" is not a holder."""
+    head = span.root
+    doc = span.doc
+    if span[0].tag_ == "VBG" and span.start > 0 and doc[span.start - 1].pos_ == "PROPN":
+        # "Ukraine joining the alliance": the gerund's subject belongs to the issue.
+        return doc[span.start - 1].left_edge.i, span.end
+    if head.dep_ == "ROOT" or not (head.pos_ in ("NOUN", "PROPN") or head.tag_ == "VBG"):
+        return span.start, span.end
+    left, right = head.left_edge.i, head.right_edge.i + 1
+    if right - left > 15:
+        return span.start, span.end
+    return min(left, span.start), max(right, span.end)
+
+
+def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int]) -> list[IssueHit]:
+    out: list[IssueHit] = []
+    sents = list(doc.sents)
+    sent_index = {s.start: n for n, s in enumerate(sents)}
+    for tok in doc:
+        if tok.i in taken or tok.lemma_.lower() not in ANAPHOR_HEADS or tok.pos_ != "NOUN":
+            continue
+        dets = [c for c in tok.children if c.dep_ == "det" and c.lower_ in ANAPHOR_DETS]
+        if not dets or tok.tag_ == "NNS" and tok.lemma_.lower() != "talk":
+            continue
+        n = sent_index[tok.sent.start]
+        window_start = sents[max(0, n - ANAPHOR_WINDOW_SENTS)].start
+        previous = [h for h in hits if window_start <= h.tok_start < tok.i and not h.anaphoric]
+        if not previous:
+            continue
+        antecedent = previous[-1]
+        start = min(d.i for d in dets)
+        span = doc[start : tok.i + 1]
+        out.append(IssueHit(antecedent.issue_id, span.start_char, span.end_char, span.text, span.start, span.end,
+                            anaphoric=True, scope=(span.start, span.end)))
+    return out
+
+
+class ActorFinder:
+    """Groups entity mentions into actors: registry aliases and metonyms, surnames, demonyms, he/she."""
+
+    def __init__(self, registry: ActorRegistry):
+        self.registry = registry
+
+    def find(self, doc: Doc) -> dict[str, Actor]:
+        actors: dict[str, Actor] = {}
+        surnames: dict[str, str] = {}
+        for ent in doc.ents:
+            if ent.label_ not in ACTOR_LABELS:
+                continue
+            span = _strip_possessive(ent)
+            if span is None:
+                continue
+            actor_id, via, name, kind = self._resolve(span, ent.label_, surnames)
+            if not actor_id:
+                continue
+            actor = actors.get(actor_id)
+            if actor is None:
+                known = self.registry.actors.get(actor_id)
+                if known:
+                    actor = Actor(actor_id, known.name, known.kind, known.affiliation)
+                else:
+                    actor = Actor(actor_id, name, kind)
+                actors[actor_id] = actor
+            actor.mentions.append(Mention(span.start_char, span.end_char, span.text, span.start, span.end, actor_id, via))
+            if actor.kind == "person":
+                for part in name.split()[-1:]:
+                    surnames.setdefault(part, actor_id)
+                if via != "registry" and len(span) > 1:
+                    surnames.setdefault(span[-1].text, actor_id)
+        for aid in [aid for aid, a in actors.items() if aid not in self.registry.actors and a.kind == "country"]:
+            # Unknown places ("Pokrovsk") are actors only when they act: subject, agent or possessor.
+            if not any(doc[m.tok_start:m.tok_end].root.dep_ in ("nsubj", "nsubjpass", "poss") or
+                       doc[m.tok_start:m.tok_end].root.head.dep_ == "agent" for m in actors[aid].mentions):
+                del actors[aid]
+        self._affiliations(doc, actors)
+        self._pronouns(doc, actors)
+        for a in actors.values():
+            a.mentions.sort(key=lambda m: m.start)
+        return actors
+
+    def _resolve(self, span: Span, label: str, surnames: dict[str, str]) -> tuple[str, str, str, str]:
+        if span.root.ent_id_ and span.root.ent_id_ in self.registry.actors:
+            return span.root.ent_id_, "registry", "", ""
+        text = normalize_alias(span.text)
+        known = self.registry.lookup(text)
+        if known:
+            return known, "registry", "", ""
+        if label in ("NORP", "GPE") and text.lower() in self.registry.by_demonym:
+            head = span.root.head
+            if head.lemma_.lower() in GOVERNMENT_NOUNS:
+                return self.registry.by_demonym[text.lower()], "demonym", "", ""
+            if label == "GPE":
+                return "", "", "", ""
+        if label == "NORP":
+            head = span.root.head
+            if head.lemma_.lower() in GROUP_NOUNS | GOVERNMENT_NOUNS and head.i == span.end:
+                name = f"{text} {head.text}"
+                return slug(text) + "_group", "demonym", name, "group"
+            return "", "", "", ""
+        if label == "PERSON":
+            words = text.split()
+            if len(words) == 1 and words[0] in surnames:
+                return surnames[words[0]], "ner", "", ""
+            if words and words[-1] in surnames and len(words) > 1:
+                # "President Putin" / "Vladimir Putin" after "Putin": same person.
+                return surnames[words[-1]], "ner", "", ""
+            return slug(text), "ner", text, "person"
+        return slug(text), "ner", text, LABEL_TO_KIND[label]
+
+    def _affiliations(self, doc: Doc, actors: dict[str, Actor]) -> None:
+        """Affiliation from title modifiers ("US Special Envoy X") and appositions ("X, Putin's adviser")."""
+        by_token: dict[int, str] = {}
+        for a in actors.values():
+            for m in a.mentions:
+                for i in range(m.tok_start, m.tok_end):
+                    by_token[i] = a.id
+        for ent in doc.ents:
+            if ent.label_ in ("GPE", "NORP") and ent.start not in by_token:
+                country = self.registry.by_demonym.get(ent.text.lower()) or self.registry.lookup(ent.text)
+                if country:
+                    for i in range(ent.start, ent.end):
+                        by_token.setdefault(i, country)
+        for a in actors.values():
+            if a.kind != "person" or a.affiliation:
+                continue
+            for m in a.mentions:
+                root = doc[m.tok_start:m.tok_end].root
+                scope: list[Token] = []
+                for child in root.children:
+                    if child.dep_ in ("compound", "amod", "nmod") and child.i < m.tok_start:
+                        scope.extend(child.subtree)
+                    elif child.dep_ == "appos":
+                        scope.extend(child.subtree)
+                if root.dep_ == "appos":
+                    scope.extend(t for t in root.head.subtree if t.i < m.tok_start)
+                scope.extend(doc[max(0, m.tok_start - 4):m.tok_start])
+                for tok in scope:
+                    other = by_token.get(tok.i)
+                    if other and other != a.id:
+                        target = actors.get(other)
+                        if target and target.kind == "person":
+                            other = target.affiliation or ""
+                        if other:
+                            a.affiliation = other
+                            break
+                if a.affiliation:
+                    break
+
+    def _pronouns(self, doc: Doc, actors: dict[str, Actor]) -> None:
+        """he/she as a subject refers to the last person mentioned in this or the previous two sentences."""
+        persons = sorted(
+            ((m.tok_start, a.id) for a in actors.values() if a.kind == "person" for m in a.mentions),
+        )
+        if not persons:
+            return
+        sents = list(doc.sents)
+        sent_no = {}
+        for n, s in enumerate(sents):
+            for i in range(s.start, s.end):
+                sent_no[i] = n
+        for tok in doc:
+            if tok.lower_ not in PRONOUNS or tok.dep_ not in ("nsubj", "nsubjpass"):
+                continue
+            before = [(i, aid) for i, aid in persons if i < tok.i and sent_no[tok.i] - sent_no[i] <= 2]
+            if not before:
+                continue
+            aid = before[-1][1]
+            actors[aid].mentions.append(Mention(tok.idx, tok.idx + len(tok.text), tok.text, tok.i, tok.i + 1, aid, "pronoun"))
+
+
+def _strip_possessive(ent: Span) -> Span | None:
+    end = ent.end
+    while end > ent.start and ent.doc[end - 1].tag_ == "POS":
+        end -= 1
+    return ent.doc[ent.start:end] if end > ent.start else None
+
+
+def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit]) -> list[Candidate]:
+    """One candidate per (actor, issue, sentence): the actor's mention closest to the issue mention."""
+    mentions = sorted((m for a in actors.values() for m in a.mentions), key=lambda m: m.tok_start)
+    out: list[Candidate] = []
+    for sent in doc.sents:
+        sent_hits = [h for h in hits if sent.start <= h.tok_start < sent.end]
+        if not sent_hits:
+            continue
+        sent_mentions = [m for m in mentions if sent.start <= m.tok_start < sent.end]
+        best: dict[tuple[str, str], tuple[int, Mention, IssueHit]] = {}
+        # A mention inside any mention of an issue ("Ukraine joining the alliance") never holds that issue.
+        inside: dict[str, set[int]] = defaultdict(set)
+        for h in sent_hits:
+            inside[h.issue_id].update(range(min(h.scope[0], h.tok_start), max(h.scope[1], h.tok_end)))
+        for m in sent_mentions:
+            for h in sent_hits:
+                if m.tok_start in inside[h.issue_id]:
+                    continue
+                d = tree_distance(doc[m.tok_start:m.tok_end].root, doc[h.tok_start:h.tok_end].root)
+                key = (m.actor_id, h.issue_id)
+                if key not in best or d < best[key][0]:
+                    best[key] = (d, m, h)
+        for _, m, h in best.values():
+            out.append(Candidate(doc, sent, m, h))
+    return out
+
+
+def tree_distance(a: Token, b: Token) -> int:
+    up_a = [a, *a.ancestors]
+    up_b = [b, *b.ancestors]
+    pos_b = {t.i: n for n, t in enumerate(up_b)}
+    for n, t in enumerate(up_a):
+        if t.i in pos_b:
+            return n + pos_b[t.i]
+    return len(up_a) + len(up_b) + 10
+
+
+def lowest_common_ancestor(a: Token, b: Token) -> Token | None:
+    seen = {t.i for t in (b, *b.ancestors)}
+    for t in (a, *a.ancestors):
+        if t.i in seen:
+            return t
+    return None
+
+
+class Extractor:
+    """The whole extraction step for one parsed document."""
+
+    def __init__(self, nlp, registry: ActorRegistry, issues: dict[str, Issue]):
+        self.actor_finder = ActorFinder(registry)
+        self.issue_finder = IssueFinder(nlp, issues)
+
+    def extract(self, doc: Doc, extra_issues: dict[str, Issue] | None = None) -> Extraction:
+        actors = self.actor_finder.find(doc)
+        hits = self.issue_finder.find(doc, extra_issues)
+        return Extraction(doc, actors, hits, build_candidates(doc, actors, hits))

@@ -1,0 +1,200 @@
+"""Candidate -> feature dict: target-aware features for the stance, tone and sentiment classifiers."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from spacy.tokens import Span, Token
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+from training.extract import Candidate, Mention, lowest_common_ancestor
+
+FAVOR_LEX = {
+    "support", "back", "endorse", "welcome", "advocate", "favor", "favour", "champion", "push", "urge", "demand",
+    "accept", "agree", "embrace", "praise", "approve", "call", "insist", "seek", "want", "propose", "promote",
+    "defend", "pledge", "commit", "sign", "ratify", "announce", "willingness", "willing", "ready", "open",
+    "press", "vote", "applaud", "hail", "supportive", "backing", "support", "approval", "endorsement", "productive",
+    "positive", "constructive", "necessary", "essential", "vital", "encourage", "secure", "deliver", "restore",
+}
+AGAINST_LEX = {
+    "oppose", "opposition", "reject", "rejection", "dismiss", "rule", "condemn", "criticize", "criticise",
+    "veto", "block", "refuse", "resist", "warn", "denounce", "slam", "attack", "accuse", "object", "halt",
+    "suspend", "scrap", "abandon", "withdraw", "stall", "obstruct", "undermine", "sabotage", "hinder",
+    "unacceptable", "opposed", "against", "never", "blast", "decry", "fight", "stop", "end", "cease", "ban",
+    "protest", "boycott", "threaten", "retaliate", "delay", "freeze", "cut", "lift", "hostile", "illegal",
+    "dangerous", "provocation", "provocative", "red", "non-starter", "deny", "challenge",
+}
+NEUTRAL_LEX = {
+    "study", "consider", "review", "undecided", "decline", "comment", "unclear", "acceptable", "discuss",
+    "examine", "assess", "evaluate", "weigh", "noncommittal", "mixed", "cautious", "balanced", "wait",
+}
+SPEECH_LEX = {"say", "state", "note", "tell", "add", "announce", "claim", "argue", "insist", "write", "report",
+              "confirm", "suggest", "assert", "declare", "relay", "describe", "characterize", "according"}
+NEGATIONS = {"not", "n't", "never", "no", "without", "neither", "nor"}
+
+
+@lru_cache(maxsize=1)
+def _vader() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+@lru_cache(maxsize=4096)
+def _vader_compound(text: str) -> float:
+    return _vader().polarity_scores(text)["compound"]
+
+
+def _lemma(t: Token) -> str:
+    return t.lemma_.lower()
+
+
+def _negated(t: Token) -> bool:
+    return any(c.dep_ == "neg" or c.lower_ in NEGATIONS for c in t.children)
+
+
+def _bucket(x: float) -> str:
+    return "pos" if x >= 0.3 else "neg" if x <= -0.3 else "mid"
+
+
+def _path(a: Token, b: Token) -> tuple[list[Token], list[Token], Token | None]:
+    lca = lowest_common_ancestor(a, b)
+    if lca is None:
+        return [], [], None
+    up, t = [], a
+    while t.i != lca.i:
+        up.append(t)
+        t = t.head
+    down, t = [], b
+    while t.i != lca.i:
+        down.append(t)
+        t = t.head
+    return up, down, lca
+
+
+def _add_lexicon(f: dict[str, float], prefix: str, tokens, negated: bool) -> None:
+    for t in tokens:
+        lem = _lemma(t)
+        flip = negated or _negated(t)
+        if lem in FAVOR_LEX:
+            f[f"{prefix}lex_{'against' if flip else 'favor'}"] = f.get(f"{prefix}lex_{'against' if flip else 'favor'}", 0) + 1
+        if lem in AGAINST_LEX:
+            f[f"{prefix}lex_{'favor' if flip else 'against'}"] = f.get(f"{prefix}lex_{'favor' if flip else 'against'}", 0) + 1
+        if lem in NEUTRAL_LEX:
+            f[f"{prefix}lex_neutral"] = f.get(f"{prefix}lex_neutral", 0) + 1
+
+
+def stance_features(c: Candidate) -> dict[str, float]:
+    """Features of one (holder, issue, sentence) candidate; holder or issue may be absent."""
+    sent: Span = c.sent
+    doc = c.doc
+    f: dict[str, float] = {"bias": 1.0}
+    masked: set[int] = set()
+    h = i = None
+    if c.holder is not None:
+        h = doc[c.holder.tok_start:c.holder.tok_end].root
+        masked.update(range(c.holder.tok_start, c.holder.tok_end))
+        f[f"h_dep={h.dep_}"] = 1
+        f[f"h_head={_lemma(h.head)}"] = 1
+        f[f"h_via={c.holder.via}"] = 1
+        if h.head.dep_ == "agent":
+            f["h_agent"] = 1
+            f[f"h_agent_of={_lemma(h.head.head)}"] = 1
+        if h.dep_ == "poss":
+            f[f"h_poss_of={_lemma(h.head)}"] = 1
+        if h.head.dep_ == "pobj" or h.dep_ == "pobj":
+            f[f"h_prep={_lemma(h.head)}"] = 1
+    else:
+        f["no_holder"] = 1
+    if c.issue is not None:
+        i = doc[c.issue.tok_start:c.issue.tok_end].root
+        masked.update(range(c.issue.tok_start, c.issue.tok_end))
+        f[f"i_dep={i.dep_}"] = 1
+        f[f"i_head={_lemma(i.head)}"] = 1
+        if c.issue.anaphoric:
+            f["i_anaphoric"] = 1
+        if _negated(i.head):
+            f["i_head_neg"] = 1
+    else:
+        f["no_issue"] = 1
+    if h is not None and i is not None:
+        up, down, lca = _path(h, i)
+        if lca is not None:
+            steps = [f"{t.dep_}^" for t in up] + [f"v{t.dep_}" for t in reversed(down)]
+            f[f"path={' '.join(steps[:5])}"] = 1
+            f[f"lca={_lemma(lca)}"] = 1
+            f[f"path_len={min(len(steps), 8)}"] = 1
+            neg = _negated(lca) or any(_negated(t) for t in up[1:] + down[1:])
+            if neg:
+                f["path_neg"] = 1
+                f[f"lca_neg={_lemma(lca)}"] = 1
+            on_path = [lca, *up[1:], *down[1:]]
+            for t in on_path:
+                if t.pos_ in ("VERB", "NOUN", "ADJ", "AUX"):
+                    f[f"pv={_lemma(t)}"] = 1
+            _add_lexicon(f, "path_", on_path, neg)
+            f["holder_first"] = float(h.i < i.i)
+            if _lemma(lca) in SPEECH_LEX and h in up[:1] and i in down:
+                f["reported_speech"] = 1
+            lo, hi = sorted((h.i, i.i))
+            for t in doc[lo + 1:hi]:
+                if t.i not in masked and t.is_alpha and not t.is_stop:
+                    f[f"b={_lemma(t)}"] = 1
+    if i is not None:
+        for t in doc[max(sent.start, c.issue.tok_start - 3):c.issue.tok_start]:
+            f[f"pre_i={_lemma(t)}"] = 1
+    if h is not None:
+        for t in doc[c.holder.tok_end:min(sent.end, c.holder.tok_end + 3)]:
+            f[f"post_h={_lemma(t)}"] = 1
+    sent_neg = any(t.dep_ == "neg" for t in sent)
+    if sent_neg:
+        f["sent_neg"] = 1
+    _add_lexicon(f, "sent_", [t for t in sent if t.i not in masked], False)
+    for t in sent:
+        if t.i not in masked and t.is_alpha and not t.is_stop:
+            f[f"w={_lemma(t)}"] = 0.5
+    compound = _vader_compound(sent.text)
+    f["vader"] = compound
+    f[f"vader_{_bucket(compound)}"] = 1
+    if '"' in sent.text or "“" in sent.text:
+        f["has_quote"] = 1
+    return f
+
+
+def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]:
+    """Features for the sentiment of `sent` toward the target mention (None: the sentence as a whole)."""
+    f: dict[str, float] = {"bias": 1.0}
+    masked: set[int] = set()
+    if target is not None:
+        masked.update(range(target.tok_start, target.tok_end))
+        root = doc[target.tok_start:target.tok_end].root
+        f[f"t_dep={root.dep_}"] = 1
+        f[f"t_head={_lemma(root.head)}_{root.dep_}"] = 1
+        f[f"t_head_lemma={_lemma(root.head)}"] = 1
+        if _negated(root.head):
+            f["t_head_neg"] = 1
+        head_c = _vader_compound(root.head.text)
+        if head_c:
+            f["t_head_vader"] = head_c
+        left = doc[max(sent.start, target.tok_start - 6):target.tok_start]
+        right = doc[target.tok_end:min(sent.end, target.tok_end + 6)]
+        for t in left:
+            if t.is_alpha:
+                f[f"l={_lemma(t)}"] = 1
+        for t in right:
+            if t.is_alpha:
+                f[f"r={_lemma(t)}"] = 1
+        window = doc[max(sent.start, target.tok_start - 8):min(sent.end, target.tok_end + 8)]
+        wc = _vader_compound(window.text)
+        f["win_vader"] = wc
+        f[f"win_vader_{_bucket(wc)}"] = 1
+        if root.dep_ in ("dobj", "pobj", "nsubjpass"):
+            f[f"t_obj_of={_lemma(root.head if root.dep_ != 'pobj' else root.head.head)}"] = 1
+    else:
+        f["no_target"] = 1
+    _add_lexicon(f, "sent_", [t for t in sent if t.i not in masked], False)
+    for t in sent:
+        if t.i not in masked and t.is_alpha and not t.is_stop:
+            f[f"w={_lemma(t)}"] = 0.5
+    c = _vader_compound(sent.text)
+    f["vader"] = c
+    f[f"vader_{_bucket(c)}"] = 1
+    return f

@@ -1,0 +1,307 @@
+"""The stance & sentiment model: spaCy extraction + scikit-learn classifiers, saved and served as one unit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import joblib
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from training.corpus import Issue
+from training.errors import InvalidInputError, NotFoundError
+from training.extract import Candidate, Extraction, Extractor, Mention
+from training.features import stance_features, target_features
+from training.nlp import build_nlp
+from training.registry import ActorRegistry, Taxonomy, normalize_alias
+
+logger = logging.getLogger(__name__)
+
+STANCE_LABELS = ("favor", "against", "neutral")
+NONE = "none"
+SENTIMENT_LABELS = ("positive", "negative", "neutral")
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Classifiers:
+    """The three fitted scikit-learn pipelines (DictVectorizer -> LogisticRegression)."""
+
+    stance: Pipeline  # favor / against / neutral / none for a (holder, issue, sentence) candidate
+    tone: Pipeline  # positive / negative / neutral tone of the holder's statement
+    sentiment: Pipeline  # positive / negative / neutral toward a target mention
+
+
+@dataclass
+class Span:
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class ActorResult:
+    id: str
+    name: str
+    kind: str
+    affiliation: str
+    mentions: list[Span]
+
+
+@dataclass
+class StanceResult:
+    actor_id: str
+    issue_id: str
+    stance: str
+    confidence: float
+    evidence: list[Span]
+    sentiment: str
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class SentimentResult:
+    actor_id: str
+    sentiment: str
+    confidence: float
+    scores: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class IssueResult:
+    issue_id: str
+    name: str
+    mentions: list[Span]
+
+
+@dataclass
+class Analysis:
+    actors: list[ActorResult]
+    stances: list[StanceResult]
+    sentiments: list[SentimentResult]
+    issues: list[IssueResult]
+
+
+def _proba(pipe: Pipeline, feats: list[dict]) -> list[dict[str, float]]:
+    if not feats:
+        return []
+    probs = pipe.predict_proba(feats)
+    classes = list(pipe.classes_)
+    return [{c: float(p[k]) for k, c in enumerate(classes)} for p in probs]
+
+
+def _three_way(p: dict[str, float]) -> dict[str, float]:
+    total = sum(p.get(k, 0.0) for k in STANCE_LABELS) or 1.0
+    return {k: p.get(k, 0.0) / total for k in STANCE_LABELS}
+
+
+def _argmax(p: dict[str, float]) -> str:
+    return max(p, key=p.get)
+
+
+class StanceModel:
+    """Everything needed to answer requests. Built once per process; thread-safe for reads."""
+
+    def __init__(self, registry: ActorRegistry, taxonomy: Taxonomy, classifiers: Classifiers | None,
+                 max_chars: int = 100_000):
+        self.registry = registry
+        self.taxonomy = taxonomy
+        self.classifiers = classifiers
+        self.max_chars = max_chars
+        self.nlp = build_nlp(registry)
+        self.extractor = Extractor(self.nlp, registry, taxonomy.issues)
+
+    # ----- persistence -------------------------------------------------------------------------------
+    def save(self, path: Path, registry_file: Path, taxonomy_file: Path) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self.classifiers, path / "classifiers.joblib")
+        shutil.copy(registry_file, path / "actors.jsonl")
+        shutil.copy(taxonomy_file, path / "issues.jsonl")
+        (path / "meta.json").write_text(json.dumps({"format_version": FORMAT_VERSION}))
+
+    @classmethod
+    def load(cls, path: Path, max_chars: int = 100_000) -> "StanceModel":
+        meta = json.loads((path / "meta.json").read_text())
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: model format {meta.get('format_version')} is not {FORMAT_VERSION}; retrain")
+        classifiers = joblib.load(path / "classifiers.joblib")
+        return cls(ActorRegistry.from_jsonl(path / "actors.jsonl"), Taxonomy.from_jsonl(path / "issues.jsonl"),
+                   classifiers, max_chars)
+
+    # ----- shared steps ------------------------------------------------------------------------------
+    def check_text(self, text: str) -> None:
+        if not text or not text.strip():
+            raise InvalidInputError("text is empty: send the article or sentence to analyse")
+        if len(text) > self.max_chars:
+            raise InvalidInputError(f"text has {len(text)} characters; the limit is {self.max_chars} "
+                                    "(split the document or raise STANCE_MAX_TEXT_CHARS)")
+
+    def parse(self, text: str):
+        return self.nlp(text)
+
+    def extract(self, doc, extra_issues: dict[str, Issue] | None = None) -> Extraction:
+        return self.extractor.extract(doc, extra_issues)
+
+    def resolve_issues(self, issues: list[Issue]) -> dict[str, Issue]:
+        """Validate request issues: a known id alone refers to the taxonomy; new ids need name or phrases."""
+        out: dict[str, Issue] = {}
+        for n, issue in enumerate(issues):
+            if not issue.id.strip():
+                raise InvalidInputError(f"issues[{n}]: id is empty")
+            if issue.id in out:
+                raise InvalidInputError(f"issues[{n}]: duplicate issue id {issue.id!r}")
+            phrases = tuple(p.strip() for p in issue.phrases if p.strip())
+            if not phrases and not issue.name.strip():
+                if issue.id in self.taxonomy.issues:
+                    out[issue.id] = self.taxonomy.issues[issue.id]
+                    continue
+                raise NotFoundError(f"issues[{n}]: unknown issue id {issue.id!r}; give a name or phrases to define "
+                                    "an ad-hoc issue, or use ListIssues for the taxonomy ids")
+            if any(len(p) > 200 for p in phrases):
+                raise InvalidInputError(f"issues[{n}]: phrases must be at most 200 characters")
+            out[issue.id] = Issue(issue.id, issue.name or issue.id, phrases or (issue.name.strip(),), "", issue.description)
+        return out
+
+    def stance_proba(self, candidates: list[Candidate]) -> list[dict[str, float]]:
+        return _proba(self.classifiers.stance, [stance_features(c) for c in candidates])
+
+    def tone_proba(self, candidates: list[Candidate]) -> list[dict[str, float]]:
+        return _proba(self.classifiers.tone, [stance_features(c) for c in candidates])
+
+    def sentiment_proba(self, doc, mentions: list[Mention]) -> list[dict[str, float]]:
+        feats = [target_features(doc, doc[m.tok_start:m.tok_end].sent if m.tok_end > m.tok_start else doc[:], m)
+                 for m in mentions]
+        return _proba(self.classifiers.sentiment, feats)
+
+    # ----- requests ----------------------------------------------------------------------------------
+    def analyze(self, text: str, issues: list[Issue] = ()) -> Analysis:
+        self.check_text(text)
+        extra = self.resolve_issues(list(issues))
+        adhoc = {k: v for k, v in extra.items() if k not in self.taxonomy.issues or v is not self.taxonomy.issues[k]}
+        with self.nlp.memory_zone():
+            doc = self.parse(text)
+            ex = self.extract(doc, adhoc)
+            return self._analysis(ex, {**self.taxonomy.issues, **adhoc})
+
+    def _analysis(self, ex: Extraction, issues: dict[str, Issue]) -> Analysis:
+        probs = self.stance_proba(ex.candidates)
+        groups: dict[tuple[str, str], list[tuple[Candidate, dict[str, float]]]] = defaultdict(list)
+        for cand, p in zip(ex.candidates, probs):
+            if _argmax(p) != NONE:
+                groups[(cand.actor_id, cand.issue_id)].append((cand, p))
+        stances: list[StanceResult] = []
+        for (actor_id, issue_id), items in groups.items():
+            best_cand, best_p = max(items, key=lambda cp: max(cp[1][k] for k in STANCE_LABELS))
+            label = max(STANCE_LABELS, key=lambda k: best_p[k])
+            evidence = [Span(c.sent.start_char, c.sent.end_char, c.sent.text.strip())
+                        for c, p in items if max(STANCE_LABELS, key=lambda k: p[k]) == label]
+            tone = _argmax(self.tone_proba([best_cand])[0])
+            stances.append(StanceResult(actor_id, issue_id, label, best_p[label], evidence, tone,
+                                        {k: best_p[k] for k in (*STANCE_LABELS, NONE)}))
+        stances.sort(key=lambda s: (min(e.start for e in s.evidence), s.actor_id, s.issue_id))
+        actors = [ActorResult(a.id, a.name, a.kind, a.affiliation, [Span(m.start, m.end, m.text) for m in a.mentions])
+                  for a in sorted(ex.actors.values(), key=lambda a: a.mentions[0].start)]
+        mention_list = [m for a in ex.actors.values() for m in a.mentions]
+        sent_probs = self.sentiment_proba(ex.doc, mention_list)
+        per_actor: dict[str, list[dict[str, float]]] = defaultdict(list)
+        for m, p in zip(mention_list, sent_probs):
+            per_actor[m.actor_id].append(p)
+        sentiments = []
+        for a in actors:
+            ps = per_actor.get(a.id)
+            if not ps:
+                continue
+            mean = {k: float(np.mean([p.get(k, 0.0) for p in ps])) for k in SENTIMENT_LABELS}
+            label = _argmax(mean)
+            sentiments.append(SentimentResult(a.id, label, mean[label], mean))
+        by_issue: dict[str, list[Span]] = defaultdict(list)
+        for h in ex.issue_hits:
+            by_issue[h.issue_id].append(Span(h.start, h.end, h.text))
+        issue_results = [IssueResult(iid, issues[iid].name if iid in issues else iid, spans)
+                         for iid, spans in by_issue.items()]
+        return Analysis(actors, stances, sentiments, issue_results)
+
+    def classify_stance(self, text: str, holder: str, issue: Issue) -> StanceResult:
+        self.check_text(text)
+        resolved = self.resolve_issues([issue])[issue.id]
+        adhoc = {} if self.taxonomy.issues.get(issue.id) is resolved else {issue.id: resolved}
+        with self.nlp.memory_zone():
+            doc = self.parse(text)
+            ex = self.extract(doc, adhoc)
+            if holder.strip():
+                actor_id = self._find_holder(ex, holder)
+                cands = [c for c in ex.candidates if c.actor_id == actor_id and c.issue_id == issue.id]
+                if not cands:
+                    # The holder and the issue are never in one sentence: judge the holder's sentences.
+                    ments = ex.actors[actor_id].mentions
+                    cands = [Candidate(doc, doc[m.tok_start:m.tok_end].sent, m, None) for m in ments[:5]]
+            else:
+                hits = [h for h in ex.issue_hits if h.issue_id == issue.id]
+                cands = [Candidate(doc, doc[h.tok_start:h.tok_end].sent, None, h) for h in hits]
+                if not cands:
+                    cands = [Candidate(doc, doc[:], None, None)]
+            probs = self.stance_proba(cands)
+            best = min(range(len(cands)), key=lambda k: probs[k].get(NONE, 0.0))
+            scores = _three_way(probs[best])
+            label = _argmax(scores)
+            tone = _argmax(self.tone_proba([cands[best]])[0])
+            evidence = [Span(cands[best].sent.start_char, cands[best].sent.end_char, cands[best].sent.text.strip())]
+            return StanceResult(cands[best].actor_id, issue.id, label, scores[label], evidence, tone, scores)
+
+    def _find_holder(self, ex: Extraction, holder: str) -> str:
+        key = normalize_alias(holder)
+        known = self.registry.lookup(key)
+        if known and known in ex.actors:
+            return known
+        lowered = key.lower()
+        for a in ex.actors.values():
+            names = {a.name.lower(), *(normalize_alias(m.text).lower() for m in a.mentions)}
+            if lowered in names or any(lowered.split()[-1] == n.split()[-1] for n in names if n):
+                return a.id
+        raise InvalidInputError(f"holder {holder!r} is not mentioned in the text as an actor; "
+                                "use a name as it appears in the text, or leave holder empty for the author")
+
+    def classify_sentiment(self, text: str, target: str, span: tuple[int, int] | None = None) -> SentimentResult:
+        self.check_text(text)
+        with self.nlp.memory_zone():
+            doc = self.parse(text)
+            if span is not None:
+                start, end = span
+                if not (0 <= start < end <= len(text)):
+                    raise InvalidInputError(f"target_span [{start}, {end}) is outside the text (length {len(text)})")
+                cs = doc.char_span(start, end, alignment_mode="expand")
+                mentions = [Mention(cs.start_char, cs.end_char, cs.text, cs.start, cs.end, "target")]
+            elif target.strip():
+                mentions = self._target_mentions(doc, target.strip())
+            else:
+                mentions = []
+            if mentions:
+                probs = self.sentiment_proba(doc, mentions)
+            else:
+                probs = _proba(self.classifiers.sentiment, [target_features(doc, s, None) for s in doc.sents])
+            mean = {k: float(np.mean([p.get(k, 0.0) for p in probs])) for k in SENTIMENT_LABELS}
+            label = _argmax(mean)
+            return SentimentResult(mentions[0].actor_id if mentions else "", label, mean[label], mean)
+
+    def _target_mentions(self, doc, target: str) -> list[Mention]:
+        ex_actors = self.extractor.actor_finder.find(doc)
+        key = normalize_alias(target).lower()
+        for a in ex_actors.values():
+            names = {a.name.lower(), *(normalize_alias(m.text).lower() for m in a.mentions)}
+            if key in names or (self.registry.lookup(normalize_alias(target)) == a.id):
+                return a.mentions
+        lowered = doc.text.lower()
+        out, pos = [], lowered.find(target.lower())
+        while pos != -1 and len(out) < 20:
+            cs = doc.char_span(pos, pos + len(target), alignment_mode="expand")
+            out.append(Mention(cs.start_char, cs.end_char, cs.text, cs.start, cs.end, "target"))
+            pos = lowered.find(target.lower(), pos + len(target))
+        if not out:
+            raise InvalidInputError(f"target {target!r} does not occur in the text; give a name that appears in it "
+                                    "or a target_span")
+        return out

