@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import grpc
 import pytest
 
-from training.settings import PROJECT_ROOT, Settings
+from training.settings import PROJECT_ROOT, Settings, load_settings
 
 SEED_ID = "000_549929fe5eb0465e"
 SEED_PATH = PROJECT_ROOT / "seeds" / "corpus" / f"{SEED_ID}.txt"
 
 
 def make_settings(root: Path, **kw) -> Settings:
-    return Settings(tracking_uri=f"sqlite:///{root / 'mlflow.db'}", artifact_root=root / "artifacts",
-                    address="127.0.0.1:0", **kw)
+    """The environment's settings (seeds, limits...) with a fresh MLflow store under `root`."""
+    return dataclasses.replace(load_settings(), tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
+                               artifact_root=root / "artifacts", address="127.0.0.1:0", **kw)
 
 
 @pytest.fixture(scope="session")

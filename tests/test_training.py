@@ -10,7 +10,8 @@ import pytest
 from mlflow import MlflowClient
 
 from training.settings import PROJECT_ROOT
-from training.train import TrainConfig, run_training
+from training.corpus import load_corpus
+from training.train import run_training
 from tests.conftest import make_settings
 
 
@@ -18,7 +19,7 @@ def _versions(settings):
     mlflow.set_tracking_uri(settings.tracking_uri)
     client = MlflowClient()
     versions = sorted(int(v.version) for v in client.search_model_versions(f"name='{settings.model_name}'"))
-    alias = client.get_model_version_by_alias(settings.model_name, settings.model_alias).version
+    alias = str(client.get_model_version_by_alias(settings.model_name, settings.model_alias).version)
     return versions, alias
 
 
@@ -41,8 +42,16 @@ def test_worse_challenger_is_registered_but_not_promoted(tmp_path):
     settings = make_settings(tmp_path)
     first = run_training(settings)
     assert first.promoted
-    worse = run_training(settings, TrainConfig(C=1e-4, sentiment_C=1e-4))
+    # The same dev articles, but only three training articles: a genuinely weaker model.
+    starved = tmp_path / "starved"
+    shutil.copytree(settings.seeds_dir, starved)
+    train_docs = [d.id for d in load_corpus(starved).split("train")]
+    for doc_id in train_docs[3:]:
+        for suffix in (".txt", ".jsonl"):
+            (starved / "corpus" / f"{doc_id}{suffix}").unlink()
+    worse = run_training(dataclasses.replace(settings, seeds_dir=starved))
     assert not worse.promoted and "does not beat" in worse.reason
+    assert worse.metrics["dev_score"] < first.metrics["dev_score"]
     versions, alias = _versions(settings)
     assert versions == [1, 2] and alias == "1"
 

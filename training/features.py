@@ -94,7 +94,8 @@ def stance_features(c: Candidate) -> dict[str, float]:
         masked.update(range(c.holder.tok_start, c.holder.tok_end))
         f[f"h_dep={h.dep_}"] = 1
         f[f"h_head={_lemma(h.head)}"] = 1
-        f[f"h_via={c.holder.via}"] = 1
+        if c.holder.via == "pronoun":
+            f["h_pronoun"] = 1
         if h.head.dep_ == "agent":
             f["h_agent"] = 1
             f[f"h_agent_of={_lemma(h.head.head)}"] = 1
@@ -106,7 +107,8 @@ def stance_features(c: Candidate) -> dict[str, float]:
         f["no_holder"] = 1
     if c.issue is not None:
         i = doc[c.issue.tok_start:c.issue.tok_end].root
-        masked.update(range(c.issue.tok_start, c.issue.tok_end))
+        # The whole issue phrase ("Ukraine's potential NATO membership") is the target, not context.
+        masked.update(range(min(c.issue.scope[0], c.issue.tok_start), max(c.issue.scope[1], c.issue.tok_end)))
         f[f"i_dep={i.dep_}"] = 1
         f[f"i_head={_lemma(i.head)}"] = 1
         if c.issue.anaphoric:
@@ -141,9 +143,13 @@ def stance_features(c: Candidate) -> dict[str, float]:
     if i is not None:
         for t in doc[max(sent.start, c.issue.tok_start - 3):c.issue.tok_start]:
             f[f"pre_i={_lemma(t)}"] = 1
-    if h is not None:
-        for t in doc[c.holder.tok_end:min(sent.end, c.holder.tok_end + 3)]:
-            f[f"post_h={_lemma(t)}"] = 1
+    if i is not None:
+        # The clause that governs the issue ("... membership was a key question"): its own polarity words.
+        clause = i.head
+        while clause.pos_ not in ("VERB", "AUX") and clause.dep_ != "ROOT" and clause.head.i != clause.i:
+            clause = clause.head
+        f[f"i_clause={_lemma(clause)}"] = 1
+        _add_lexicon(f, "clause_", [t for t in clause.subtree if t.i not in masked], _negated(clause))
     sent_neg = any(t.dep_ == "neg" for t in sent)
     if sent_neg:
         f["sent_neg"] = 1

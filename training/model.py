@@ -196,13 +196,14 @@ class StanceModel:
                 groups[(cand.actor_id, cand.issue_id)].append((cand, p))
         stances: list[StanceResult] = []
         for (actor_id, issue_id), items in groups.items():
-            best_cand, best_p = max(items, key=lambda cp: max(cp[1][k] for k in STANCE_LABELS))
-            label = max(STANCE_LABELS, key=lambda k: best_p[k])
-            evidence = [Span(c.sent.start_char, c.sent.end_char, c.sent.text.strip())
-                        for c, p in items if max(STANCE_LABELS, key=lambda k: p[k]) == label]
+            # Every statement votes with its probabilities: one confident outlier does not outvote the rest.
+            mean = {k: float(np.mean([p[k] for _, p in items])) for k in (*STANCE_LABELS, NONE)}
+            label = max(STANCE_LABELS, key=lambda k: mean[k])
+            supporting = [(c, p) for c, p in items if max(STANCE_LABELS, key=lambda k: p[k]) == label]
+            evidence = [Span(c.sent.start_char, c.sent.end_char, c.sent.text.strip()) for c, _ in supporting]
+            best_cand = max(supporting, key=lambda cp: cp[1][label])[0]
             tone = _argmax(self.tone_proba([best_cand])[0])
-            stances.append(StanceResult(actor_id, issue_id, label, best_p[label], evidence, tone,
-                                        {k: best_p[k] for k in (*STANCE_LABELS, NONE)}))
+            stances.append(StanceResult(actor_id, issue_id, label, mean[label], evidence, tone, mean))
         stances.sort(key=lambda s: (min(e.start for e in s.evidence), s.actor_id, s.issue_id))
         actors = [ActorResult(a.id, a.name, a.kind, a.affiliation, [Span(m.start, m.end, m.text) for m in a.mentions])
                   for a in sorted(ex.actors.values(), key=lambda a: a.mentions[0].start)]
