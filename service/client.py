@@ -84,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, UnicodeDecodeError) as exc:
             parser.exit(2, f"error: cannot read {path}: {exc}\n")
 
-    console = Console()
+    probe = Console()
+    console = Console(width=max(probe.width, 150)) if not probe.is_terminal else probe
     with grpc.insecure_channel(args.address) as channel:
         stub = stance_pb2_grpc.StanceServiceStub(channel)
         try:
