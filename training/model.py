@@ -218,8 +218,13 @@ class StanceModel:
             if not ps:
                 continue
             mean = {k: float(np.mean([p.get(k, 0.0) for p in ps])) for k in SENTIMENT_LABELS}
-            label = _argmax(mean)
-            sentiments.append(SentimentResult(a.id, label, mean[label], mean))
+            # One clearly polar mention ("Putin accused European nations of ...") decides over many
+            # neutral ones; the scores keep the mean over all mentions.
+            polar = max(((p.get(k, 0.0), k) for p in ps for k in ("positive", "negative")), default=(0.0, ""))
+            if polar[0] > 0.5:
+                sentiments.append(SentimentResult(a.id, polar[1], polar[0], mean))
+            else:
+                sentiments.append(SentimentResult(a.id, "neutral", mean["neutral"], mean))
         by_issue: dict[str, list[Span]] = defaultdict(list)
         for h in ex.issue_hits:
             by_issue[h.issue_id].append(Span(h.start, h.end, h.text))
