@@ -18,6 +18,11 @@ SENTIMENTS = ("positive", "negative", "neutral")
 ACTOR_KINDS = ("person", "country", "organization", "group")
 SPLITS = ("train", "dev", "test")
 STYLES = ("wire", "analysis", "liveblog", "interview", "press_release", "feature")
+# Hard cases a stance triple can exemplify (optional tags, counted by `stats`).
+PHENOMENA = ("passive_agent", "reported_speech", "direct_quote", "multi_sentence_quote", "according_to",
+             "apposition", "metonymy", "pronoun", "anaphoric_issue", "negation", "hedging", "conditional",
+             "opposite_stances", "nested_attribution", "coordinated_holders", "nationality_group", "headline")
+NON_STANCE_REASONS = ("journalist_framing", "heading", "mention_only", "reported_by_other")
 
 
 class CorpusError(ValueError):
@@ -54,6 +59,16 @@ class GoldStance:
     sentiment: str
     start: int
     end: int
+    phenomena: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NonStance:
+    """A passage that looks like a position but is nobody's stance (framing, heading, bare mention)."""
+
+    reason: str
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)
@@ -75,6 +90,7 @@ class Document:
     actors: dict[str, GoldActor] = field(default_factory=dict)
     stances: list[GoldStance] = field(default_factory=list)
     sentiments: list[GoldSentiment] = field(default_factory=list)
+    non_stances: list[NonStance] = field(default_factory=list)
 
 
 @dataclass
@@ -105,6 +121,9 @@ class Corpus:
             "arenas": len({d.arena for d in self.documents}),
             "issues_used": len({s.issue for d in self.documents for s in d.stances}),
             "actors": len({a for d in self.documents for a in d.actors}),
+            "non_stance_records": sum(len(d.non_stances) for d in self.documents),
+            "phenomena": dict(Counter(p for d in self.documents for s in d.stances for p in s.phenomena)),
+            "styles": dict(Counter(d.style for d in self.documents)),
         }
 
 
@@ -241,10 +260,24 @@ def load_document(ann_path: Path, issues: dict[str, Issue], problems: list[str])
             if obj["sentiment"] not in SENTIMENTS:
                 problems.append(f"{where}: sentiment {obj['sentiment']!r} is not one of {SENTIMENTS}")
                 ok = False
+            phenomena = obj.get("phenomena", [])
+            if not isinstance(phenomena, list) or any(p not in PHENOMENA for p in phenomena):
+                problems.append(f"{where}: phenomena must be a list of {PHENOMENA}")
+                ok = False
             span = _span(text, obj["evidence"], obj.get("start"), where, problems)
             pending.append((where, "actor", obj["actor"]))
             if ok and span:
-                doc.stances.append(GoldStance(obj["actor"], obj["issue"], obj["stance"], obj["sentiment"], *span))
+                doc.stances.append(GoldStance(obj["actor"], obj["issue"], obj["stance"], obj["sentiment"], *span,
+                                              phenomena=tuple(phenomena)))
+        elif kind == "non_stance":
+            if not _require(obj, ("evidence", "reason"), where, problems):
+                continue
+            if obj["reason"] not in NON_STANCE_REASONS:
+                problems.append(f"{where}: reason {obj['reason']!r} is not one of {NON_STANCE_REASONS}")
+                continue
+            span = _span(text, obj["evidence"], obj.get("start"), where, problems)
+            if span:
+                doc.non_stances.append(NonStance(obj["reason"], *span))
         elif kind == "sentiment":
             if not _require(obj, ("target", "sentiment", "evidence"), where, problems):
                 continue
@@ -256,7 +289,7 @@ def load_document(ann_path: Path, issues: dict[str, Issue], problems: list[str])
             if span:
                 doc.sentiments.append(GoldSentiment(obj["target"], obj["sentiment"], *span))
         else:
-            problems.append(f"{where}: unknown record type {kind!r} (expected actor, stance or sentiment)")
+            problems.append(f"{where}: unknown record type {kind!r} (expected actor, stance, sentiment or non_stance)")
     for where, what, actor_id in pending:
         if actor_id not in doc.actors:
             problems.append(f"{where}: {what} {actor_id!r} is not an actor id of this document")
