@@ -34,7 +34,7 @@ evaluate: install  ## champion's figures on a split: make evaluate SPLIT=dev
 	$(PY) -m training evaluate --split $(or $(SPLIT),dev)
 
 validate: install  ## check the annotated corpus (file:line for every problem)
-	$(PY) -m training.corpus validate
+	$(PY) -m training.corpus validate --strict
 
 stats: install
 	$(PY) -m training.corpus stats

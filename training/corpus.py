@@ -23,6 +23,11 @@ PHENOMENA = ("passive_agent", "reported_speech", "direct_quote", "multi_sentence
              "apposition", "metonymy", "pronoun", "anaphoric_issue", "negation", "hedging", "conditional",
              "opposite_stances", "nested_attribution", "coordinated_holders", "nationality_group", "headline")
 NON_STANCE_REASONS = ("journalist_framing", "heading", "mention_only", "reported_by_other")
+# The user's own article stays out of training: it is what the product is judged on first.
+PINNED_SPLITS = {"000_549929fe5eb0465e": "dev"}
+# Shares of dev and test; the rest is train. Assigned once per article by `split`, kept in seeds/splits.json.
+SPLIT_SHARES = (("test", 0.15), ("dev", 0.15))
+NEAR_DUPLICATE_JACCARD = 0.5
 
 
 class CorpusError(ValueError):
@@ -317,14 +322,100 @@ def load_corpus(root: Path) -> Corpus:
     return Corpus(issues, docs)
 
 
+def _hash(doc_id: str) -> str:
+    return hashlib.sha256(doc_id.encode()).hexdigest()
+
+
+def read_manifest(root: Path) -> dict[str, str]:
+    path = root / "splits.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def assign_splits(corpus: Corpus, manifest: dict[str, str]) -> dict[str, str]:
+    """Fixed, arena-stratified splits: existing entries never move; each new article (in hash order)
+    goes to the split furthest below its target share in its arena (70/15/15)."""
+    out = dict(manifest)
+    targets = {"train": 1 - sum(s for _, s in SPLIT_SHARES), **dict(SPLIT_SHARES)}
+    by_arena: dict[str, list[Document]] = {}
+    for d in corpus.documents:
+        by_arena.setdefault(d.arena, []).append(d)
+    for docs in by_arena.values():
+        counts = Counter(out[d.id] for d in docs if d.id in out)
+        for d in sorted((d for d in docs if d.id not in out), key=lambda d: _hash(d.id)):
+            split = PINNED_SPLITS.get(d.id)
+            if split is None:
+                n = sum(counts.values()) + 1
+                split = max(targets, key=lambda k: (targets[k] * n - counts[k], k == "train"))
+            out[d.id] = split
+            counts[split] += 1
+    return dict(sorted(out.items()))
+
+
+def split_problems(corpus: Corpus, root: Path) -> list[str]:
+    manifest = read_manifest(root)
+    problems = []
+    for d in corpus.documents:
+        ann = root / "corpus" / (d.id + ".jsonl")
+        if d.id not in manifest:
+            problems.append(f"{ann}:1: article has no fixed split yet (run `python -m training.corpus split`)")
+        elif d.split != manifest[d.id]:
+            problems.append(f"{ann}:1: split is {d.split!r}, seeds/splits.json fixes it as {manifest[d.id]!r}")
+    return problems
+
+
+def _shingles(text: str, n: int = 5) -> set[int]:
+    words = text.lower().split()
+    return {hash(tuple(words[i:i + n])) for i in range(max(1, len(words) - n + 1))}
+
+
+def leakage_problems(corpus: Corpus, root: Path) -> list[str]:
+    """Near-identical articles (5-gram Jaccard >= 0.5) in different splits would leak evaluation data."""
+    sh = [(d, _shingles(d.text)) for d in corpus.documents]
+    problems = []
+    for i, (a, sa) in enumerate(sh):
+        for b, sb in sh[i + 1:]:
+            if a.split == b.split:
+                continue
+            jac = len(sa & sb) / max(1, len(sa | sb))
+            if jac >= NEAR_DUPLICATE_JACCARD:
+                problems.append(f"{root / 'corpus' / (b.id + '.txt')}:1: near-duplicate of {a.id} "
+                                f"(Jaccard {jac:.2f}) across splits {a.split}/{b.split}")
+    return problems
+
+
+def write_splits(root: Path) -> Counter:
+    """Fix the split of every new article in seeds/splits.json and in its document record."""
+    corpus = load_corpus(root)
+    manifest = assign_splits(corpus, read_manifest(root))
+    (root / "splits.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    moved: Counter = Counter()
+    for ann in sorted((root / "corpus").glob("*.jsonl")):
+        lines = ann.read_text(encoding="utf-8").splitlines()
+        meta = json.loads(lines[0])
+        target = manifest[meta["id"]]
+        if meta.get("split") != target:
+            moved[f"{meta.get('split')}->{target}"] += 1
+            meta["split"] = target
+            lines[0] = json.dumps(meta, ensure_ascii=False)
+            ann.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return moved
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.corpus", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     val = sub.add_parser("validate", help="check every span, id and label; print file:line for each problem")
     val.add_argument("--root", type=Path, default=Path("seeds"), help="folder with issues.jsonl and corpus/")
+    val.add_argument("--strict", action="store_true",
+                     help="also require the fixed splits and no near-duplicates across splits (CI)")
     st = sub.add_parser("stats", help="print corpus statistics as JSON")
     st.add_argument("--root", type=Path, default=Path("seeds"))
+    sp = sub.add_parser("split", help="write each article's fixed train/dev/test split into its annotation")
+    sp.add_argument("--root", type=Path, default=Path("seeds"))
     args = parser.parse_args(argv)
+    if args.command == "split":
+        print(dict(write_splits(args.root)) or "all splits already fixed")
+        return 0
     try:
         corpus = load_corpus(args.root)
     except CorpusError as exc:
@@ -332,8 +423,18 @@ def main(argv: list[str] | None = None) -> int:
             print(p, file=sys.stderr)
         print(f"{len(exc.problems)} problem(s)", file=sys.stderr)
         return 1
+    extra = split_problems(corpus, args.root) + leakage_problems(corpus, args.root)
+    if extra and args.command == "validate" and args.strict:
+        for p in extra:
+            print(p, file=sys.stderr)
+        print(f"{len(extra)} problem(s)", file=sys.stderr)
+        return 1
     if args.command == "stats":
-        print(json.dumps({"version": corpus.digest(), **corpus.stats()}, indent=2))
+        by_arena: dict[str, Counter] = {}
+        for d in corpus.documents:
+            by_arena.setdefault(d.arena, Counter())[d.split] += 1
+        print(json.dumps({"version": corpus.digest(), **corpus.stats(),
+                          "splits_by_arena": {k: dict(v) for k, v in sorted(by_arena.items())}}, indent=2))
     else:
         s = corpus.stats()
         print(f"ok: {s['documents']} articles, {s['stance_triples']} stance triples, version {corpus.digest()}")
