@@ -75,3 +75,81 @@ def test_ad_hoc_issue_phrases_are_found(pipeline):
     ex = extractor.extract(doc, {"jet_tax": Issue("jet_tax", "Private jet tax", ("tax on private jets", "jet levy"))})
     assert [h.text for h in ex.issue_hits if h.issue_id == "jet_tax"] == ["tax on private jets", "jet levy"]
     assert {c.actor_id for c in ex.candidates if c.issue_id == "jet_tax"} == {"germany", "france"}
+
+
+def _extract(pipeline, text, extra=None):
+    nlp, extractor = pipeline
+    return extractor.extract(nlp(text), extra)
+
+
+def _holders(ex, issue_id):
+    return {c.actor_id for c in ex.candidates if c.issue_id == issue_id}
+
+
+def test_metonyms_map_to_their_governments(pipeline):
+    ex = _extract(pipeline, "Brussels welcomed the decision, and the White House said Beijing had been informed.")
+    assert {"european_union", "united_states", "china"} <= set(ex.actors)
+
+
+def test_title_modifier_gives_affiliation(pipeline):
+    ex = _extract(pipeline, "Turkish Foreign Minister Hakan Fidan met US Special Envoy Tom Barrack in Ankara.")
+    assert ex.actors["hakan_fidan"].affiliation == "turkey"
+    assert ex.actors["tom_barrack"].affiliation == "united_states"
+
+
+def test_apposition_gives_affiliation(pipeline):
+    ex = _extract(pipeline, "Guo Jiakun, a spokesman for China's foreign ministry, rejected the tariffs.")
+    assert ex.actors["guo_jiakun"].affiliation == "china"
+
+
+def test_passive_agent_is_a_holder_candidate(pipeline):
+    ex = _extract(pipeline, "The new sanctions package is opposed by Hungary.")
+    assert _holders(ex, "sanctions_on_russia") == {"hungary"}
+
+
+def test_coordinated_subjects_are_each_holders(pipeline):
+    ex = _extract(pipeline, "France and Germany support the carbon border tax.")
+    assert {"france", "germany"} <= _holders(ex, "carbon_border_tax")
+
+
+def test_nested_attribution_gives_both_actors_as_candidates(pipeline):
+    ex = _extract(pipeline, "Kyiv says Moscow rejects any ceasefire.")
+    assert {"ukraine", "russia"} <= _holders(ex, "ukraine_ceasefire")
+
+
+def test_nationality_groups(pipeline):
+    ex = _extract(pipeline, "Russian officials dismissed the peace plan, while European partners backed it.")
+    assert "russia" in ex.actors
+    assert any(a.kind == "group" and "European" in a.name for a in ex.actors.values())
+
+
+def test_he_she_it_resolve_to_the_last_fitting_actor(pipeline):
+    ex = _extract(pipeline, "Viktor Orban met Putin in Moscow on Friday. He again rejected new sanctions on Russia. "
+                            "Hungary has long resisted the measures. It also opposed the reparations loan.")
+    he = [m for m in ex.mentions() if m.text == "He"][0]
+    it = [m for m in ex.mentions() if m.text == "It"][0]
+    assert he.actor_id == "viktor_orban"  # the subject antecedent, not the last name
+    assert it.actor_id == "hungary"
+
+
+def test_multi_sentence_quote_belongs_to_its_speaker(pipeline):
+    ex = _extract(pipeline, '"We will not give up our land," Zelensky said. "Territorial concessions are not on the table."')
+    cands = [c for c in ex.candidates if c.issue_id == "ukraine_territorial_concessions"]
+    assert any(c.actor_id == "volodymyr_zelensky" and c.holder.via == "quote" for c in cands)
+
+
+def test_interview_answer_belongs_to_the_named_speaker(pipeline):
+    ex = _extract(pipeline, "Interview with Kaja Kallas\nQ: Will Europe use the frozen assets?\n"
+                            "Kallas: Yes. The frozen assets must pay for Ukraine's reconstruction.")
+    assert "kaja_kallas" in _holders(ex, "frozen_russian_assets")
+
+
+def test_phrase_word_anaphora(pipeline):
+    ex = _extract(pipeline, "Washington tightened chip export controls on Tuesday. Nvidia criticised the controls.")
+    hits = [h for h in ex.issue_hits if h.anaphoric]
+    assert [(h.text, h.issue_id) for h in hits] == [("the controls", "chip_export_controls")]
+
+
+def test_unknown_places_that_do_not_act_are_not_actors(pipeline):
+    ex = _extract(pipeline, "Russian forces advanced near Pokrovsk, Ukrainian officials said.")
+    assert not any("pokrovsk" in a for a in ex.actors)

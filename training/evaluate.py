@@ -119,4 +119,64 @@ def evaluate_model(model: StanceModel, docs: list[Document], parsed: dict[str, E
     m[f"{prefix}_pair_f1"] = 2 * pp_ * pr_ / (pp_ + pr_) if pp_ + pr_ else 0.0
     m[f"{prefix}_score"] = (m.get(f"{prefix}_stance_macro_f1", 0.0) + m[f"{prefix}_triple_f1"]) / 2
     m[f"{prefix}_gold_triples"] = float(n_gold)
+    m.update(extraction_metrics(model, docs, parsed, prefix))
     return ev
+
+
+def _prf(tp_p: int, n_pred: int, tp_r: int, n_gold: int) -> tuple[float, float, float]:
+    p = tp_p / n_pred if n_pred else 0.0
+    r = tp_r / n_gold if n_gold else 0.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def _maximal(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """Drop gold occurrences nested in a longer occurrence ("Putin" inside "President Putin")."""
+    spans = sorted(set(spans), key=lambda x: (x[0], -(x[1] - x[0])))
+    out: list[tuple[int, int, str]] = []
+    for s in spans:
+        if out and s[0] >= out[-1][0] and s[1] <= out[-1][1]:
+            continue
+        out.append(s)
+    return out
+
+
+def extraction_metrics(model: StanceModel, docs: list[Document], parsed: dict[str, Extraction],
+                       prefix: str) -> dict[str, float]:
+    """Actors (mention and entity level, with alias merging), holder accuracy, issue-mention recall."""
+    from training.train import align_actors, gold_mention_spans, holder_gold_actor
+
+    mp = mg = m_tp_p = m_tp_r = 0
+    ep = eg = e_tp_p = e_tp_r = 0
+    holder_ok = holder_n = issue_ok = 0
+    for doc in docs:
+        ex = parsed[doc.id]
+        gold_all = gold_mention_spans(doc)
+        gold = _maximal(gold_all)
+        pred = [m for a in ex.actors.values() for m in a.mentions if m.via != "pronoun"]
+        mp += len(pred)
+        mg += len(gold)
+        m_tp_p += sum(any(s < m.end and m.start < e for s, e, _ in gold) for m in pred)
+        m_tp_r += sum(any(s < m.end and m.start < e for m in pred) for s, e, _ in gold)
+        mapping = align_actors(doc, ex)
+        ep += len(ex.actors)
+        eg += len(doc.actors)
+        e_tp_p += len(set(mapping.values()))  # a gold actor split into two predicted ones counts once
+        e_tp_r += len(set(mapping.values()) & set(doc.actors))
+        if doc.stances:
+            probs = model.stance_proba(ex.candidates) if model.classifiers else [{} for _ in ex.candidates]
+            for st in doc.stances:
+                holder_n += 1
+                if any(h.issue_id == st.issue and h.start < st.end and st.start < h.end for h in ex.issue_hits):
+                    issue_ok += 1
+                inside = [(c, p) for c, p in zip(ex.candidates, probs)
+                          if c.issue_id == st.issue and c.sent.start_char < st.end and st.start < c.sent.end_char]
+                if inside:
+                    chosen = min(inside, key=lambda cp: cp[1].get(NONE, 0.0))[0]
+                    holder_ok += holder_gold_actor(doc, chosen, mapping, gold_all) == st.actor
+    out: dict[str, float] = {}
+    for name, vals in (("actor_mention", _prf(m_tp_p, mp, m_tp_r, mg)), ("actor_entity", _prf(e_tp_p, ep, e_tp_r, eg))):
+        for k, v in zip(("precision", "recall", "f1"), vals):
+            out[f"{prefix}_{name}_{k}"] = v
+    out[f"{prefix}_holder_accuracy"] = holder_ok / holder_n if holder_n else 0.0
+    out[f"{prefix}_issue_mention_recall"] = issue_ok / holder_n if holder_n else 0.0
+    return out

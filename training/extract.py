@@ -27,7 +27,10 @@ ANAPHOR_HEADS = {"proposal", "plan", "idea", "deal", "agreement", "alliance", "b
                  "arrangement", "accord", "treaty", "package", "reform", "programme", "program", "option",
                  "step", "curb", "restriction", "request", "project", "target", "goal", "mechanism", "talk"}
 ANAPHOR_DETS = {"this", "that", "the", "such", "these", "those"}
-PRONOUNS = {"he": "person", "she": "person"}
+PRONOUNS = {"he": "person", "she": "person", "it": "thing", "they": "thing"}
+SPEECH_VERBS = {"say", "tell", "add", "state", "note", "insist", "argue", "write", "declare", "warn", "reply",
+                "answer", "continue", "stress", "explain", "tweet", "post", "conclude", "respond"}
+QUOTE_CHARS = {'"', "“", "”"}
 ANAPHOR_WINDOW_SENTS = 2
 
 
@@ -102,6 +105,7 @@ class IssueFinder:
         self.nlp = nlp
         self.issues = dict(issues)
         self.matcher = self._matcher(issues.values())
+        self.phrase_words = {i.id: _phrase_words(i) for i in issues.values()}
 
     def _matcher(self, issues) -> PhraseMatcher:
         matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
@@ -147,9 +151,21 @@ class IssueFinder:
             span = doc[s:e]
             hits.append(IssueHit(iid, span.start_char, span.end_char, span.text, s, e, scope=_issue_scope(span)))
         hits.sort(key=lambda h: h.start)
-        hits.extend(_anaphoric_hits(doc, hits, taken))
+        words = dict(self.phrase_words)
+        for issue in (extra or {}).values():
+            words[issue.id] = _phrase_words(issue)
+        hits.extend(_anaphoric_hits(doc, hits, taken, words))
         hits.sort(key=lambda h: h.start)
         return hits
+
+
+STOP_PHRASE_WORDS = {"the", "of", "on", "in", "to", "for", "a", "an", "and", "with", "from", "by", "at", "its", "new",
+                     "us", "eu", "un"}
+
+
+def _phrase_words(issue: Issue) -> set[str]:
+    return {_crude(w) for p in issue.phrases for w in p.replace("-", " ").split()
+            if w.lower() not in STOP_PHRASE_WORDS and w.isalpha()}
 
 
 def _issue_scope(span: Span) -> tuple[int, int]:
@@ -167,22 +183,39 @@ def _issue_scope(span: Span) -> tuple[int, int]:
     return min(left, span.start), max(right, span.end)
 
 
-def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int]) -> list[IssueHit]:
+def _crude(word: str) -> str:
+    """A cheap stem for matching anaphor heads to issue phrase words ("curbs" ~ "curb")."""
+    w = word.lower()
+    return w[:-1] if w.endswith("s") and not w.endswith("ss") and len(w) > 3 else w
+
+
+def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int],
+                    phrase_words: dict[str, set[str]]) -> list[IssueHit]:
+    """Definite noun phrases that refer back to an issue named in the two sentences before (or earlier in
+    the same one): generic heads ("This proposal", "the plan") take the latest issue, heads that are words
+    of an issue's phrases ("the curbs" after "chip curbs") take the latest mention of that issue."""
     out: list[IssueHit] = []
     sents = list(doc.sents)
     sent_index = {s.start: n for n, s in enumerate(sents)}
     for tok in doc:
-        if tok.i in taken or tok.lemma_.lower() not in ANAPHOR_HEADS or tok.pos_ != "NOUN":
+        if tok.i in taken or tok.pos_ != "NOUN":
             continue
-        dets = [c for c in tok.children if c.dep_ == "det" and c.lower_ in ANAPHOR_DETS]
-        if not dets or tok.tag_ == "NNS" and tok.lemma_.lower() != "talk":
+        dets = [c for c in tok.children if c.dep_ in ("det", "poss") and c.lower_ in ANAPHOR_DETS | {"its", "their"}]
+        if not dets:
             continue
         n = sent_index[tok.sent.start]
         window_start = sents[max(0, n - ANAPHOR_WINDOW_SENTS)].start
         previous = [h for h in hits if window_start <= h.tok_start < tok.i and not h.anaphoric]
         if not previous:
             continue
-        antecedent = previous[-1]
+        head = _crude(tok.text)
+        matching = [h for h in previous if head in phrase_words.get(h.issue_id, ())]
+        if matching:
+            antecedent = matching[-1]
+        elif tok.lemma_.lower() in ANAPHOR_HEADS and dets[0].lower_ in ANAPHOR_DETS:
+            antecedent = previous[-1]
+        else:
+            continue
         start = min(d.i for d in dets)
         span = doc[start : tok.i + 1]
         out.append(IssueHit(antecedent.issue_id, span.start_char, span.end_char, span.text, span.start, span.end,
@@ -302,24 +335,27 @@ class ActorFinder:
                     break
 
     def _pronouns(self, doc: Doc, actors: dict[str, Actor]) -> None:
-        """he/she as a subject refers to the last person mentioned in this or the previous two sentences."""
-        persons = sorted(
-            ((m.tok_start, a.id) for a in actors.values() if a.kind == "person" for m in a.mentions),
-        )
-        if not persons:
-            return
+        """Subject pronouns: he/she -> the last person mentioned, it/they -> the last country, organisation
+        or group, within this and the two previous sentences (a subject antecedent preferred)."""
         sents = list(doc.sents)
-        sent_no = {}
-        for n, s in enumerate(sents):
-            for i in range(s.start, s.end):
-                sent_no[i] = n
+        sent_no = {i: n for n, s in enumerate(sents) for i in range(s.start, s.end)}
+        by_kind: dict[str, list[tuple[int, str, bool]]] = defaultdict(list)
+        for a in actors.values():
+            group = "person" if a.kind == "person" else "thing"
+            for m in a.mentions:
+                by_kind[group].append((m.tok_start, a.id, doc[m.tok_start:m.tok_end].root.dep_ in ("nsubj", "nsubjpass")))
+        for group in by_kind:
+            by_kind[group].sort()
         for tok in doc:
-            if tok.lower_ not in PRONOUNS or tok.dep_ not in ("nsubj", "nsubjpass"):
+            kind = PRONOUNS.get(tok.lower_)
+            if kind is None or tok.dep_ not in ("nsubj", "nsubjpass"):
                 continue
-            before = [(i, aid) for i, aid in persons if i < tok.i and sent_no[tok.i] - sent_no[i] <= 2]
+            before = [(i, aid, subj) for i, aid, subj in by_kind.get(kind, ())
+                      if i < tok.i and sent_no[tok.i] - sent_no[i] <= 2]
             if not before:
                 continue
-            aid = before[-1][1]
+            subjects = [b for b in before if b[2]]
+            aid = (subjects or before)[-1][1]
             actors[aid].mentions.append(Mention(tok.idx, tok.idx + len(tok.text), tok.text, tok.i, tok.i + 1, aid, "pronoun"))
 
 
@@ -330,9 +366,70 @@ def _strip_possessive(ent: Span) -> Span | None:
     return ent.doc[ent.start:end] if end > ent.start else None
 
 
+def quote_speakers(doc: Doc, mentions: list[Mention]) -> dict[int, Mention]:
+    """Sentence start -> the speaker of the quote or Q&A answer it belongs to.
+
+    A quotation running over several sentences belongs to the subject of the speech verb next to it
+    ('"We will not cede an inch," Zelensky said. "Not Donbas, not Crimea."'); an interview line
+    "Stubb: ..." belongs to the name before the colon."""
+    by_token = {i: m for m in mentions for i in range(m.tok_start, m.tok_end)}
+    sents = list(doc.sents)
+    out: dict[int, Mention] = {}
+    # Quote regions: straight quotes alternate open/close; curly quotes say which they are.
+    regions, open_at = [], None
+    for tok in doc:
+        if tok.text in QUOTE_CHARS:
+            if open_at is None and tok.text != "”":
+                open_at = tok.i
+            elif open_at is not None and tok.text != "“":
+                regions.append((open_at, tok.i))
+                open_at = None
+
+    def speaker_of(sent: Span) -> Mention | None:
+        for tok in sent:
+            if tok.lemma_.lower() in SPEECH_VERBS and tok.pos_ == "VERB":
+                for child in tok.children:
+                    if child.dep_ == "nsubj" and child.i in by_token:
+                        return by_token[child.i]
+        return None
+
+    for start, end in regions:
+        inside = [n for n, s in enumerate(sents) if s.start <= end and s.end > start]
+        if len(inside) < 1:
+            continue
+        speaker = None
+        for n in inside + [inside[-1] + 1] + [inside[0] - 1]:
+            if 0 <= n < len(sents):
+                speaker = speaker_of(sents[n])
+                if speaker:
+                    break
+        if speaker:
+            for n in inside:
+                out.setdefault(sents[n].start, speaker)
+    # Interview lines: "Name: answer ..." at the start of a line.
+    for n, sent in enumerate(sents):
+        first = sent[0] if not sent[0].is_space else (sent[1] if len(sent) > 1 else sent[0])
+        line_start = first.i == 0 or "\n" in doc[first.i - 1].text_with_ws
+        if not line_start:
+            continue
+        colon = next((t for t in doc[first.i:min(first.i + 6, len(doc))] if t.text == ":"), None)
+        if colon is None:
+            continue
+        speaker = next((by_token[i] for i in range(first.i, colon.i) if i in by_token), None)
+        if speaker is None:
+            continue
+        m = n
+        while m < len(sents) and (m == n or "\n" not in doc[sents[m].start - 1].text_with_ws):
+            out.setdefault(sents[m].start, speaker)
+            m += 1
+    return out
+
+
 def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit]) -> list[Candidate]:
-    """One candidate per (actor, issue, sentence): the actor's mention closest to the issue mention."""
+    """One candidate per (actor, issue, sentence): the actor's mention closest to the issue mention, plus
+    the speaker of a quotation or interview answer the sentence belongs to."""
     mentions = sorted((m for a in actors.values() for m in a.mentions), key=lambda m: m.tok_start)
+    speakers = quote_speakers(doc, mentions)
     out: list[Candidate] = []
     for sent in doc.sents:
         sent_hits = [h for h in hits if sent.start <= h.tok_start < sent.end]
@@ -352,6 +449,13 @@ def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit]) -
                 key = (m.actor_id, h.issue_id)
                 if key not in best or d < best[key][0]:
                     best[key] = (d, m, h)
+        speaker = speakers.get(sent.start)
+        if speaker is not None and not sent.start <= speaker.tok_start < sent.end:
+            for h in sent_hits:
+                if (speaker.actor_id, h.issue_id) not in best:
+                    quoted = Mention(speaker.start, speaker.end, speaker.text, speaker.tok_start, speaker.tok_end,
+                                     speaker.actor_id, "quote")
+                    best[(speaker.actor_id, h.issue_id)] = (99, quoted, h)
         for _, m, h in best.values():
             out.append(Candidate(doc, sent, m, h))
     return out

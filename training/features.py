@@ -96,6 +96,9 @@ def stance_features(c: Candidate) -> dict[str, float]:
         f[f"h_head={_lemma(h.head)}"] = 1
         if c.holder.via == "pronoun":
             f["h_pronoun"] = 1
+        if c.holder.via == "quote":
+            # The speaker of the quotation this sentence is part of, named in a neighbouring sentence.
+            f["h_quote_speaker"] = 1
         if h.head.dep_ == "agent":
             f["h_agent"] = 1
             f[f"h_agent_of={_lemma(h.head.head)}"] = 1

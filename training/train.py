@@ -80,8 +80,26 @@ def align_actors(doc: Document, ex: Extraction) -> dict[str, str]:
     return mapping
 
 
-def label_candidate(doc: Document, cand: Candidate, mapping: dict[str, str]) -> str:
-    gold_actor = mapping.get(cand.actor_id)
+def holder_gold_actor(doc: Document, cand: Candidate, mapping: dict[str, str],
+                      gold_spans: list[tuple[int, int, str]] | None = None) -> str | None:
+    """The gold actor a candidate's holder mention stands for: by the gold mention it overlaps (so "China"
+    inside "China's foreign ministry" is the ministry if that is annotated), else by its actor's mapping."""
+    if cand.holder is None:
+        return None
+    if cand.holder.via != "pronoun":
+        m = cand.holder
+        best = None
+        for s, e, gid in gold_spans if gold_spans is not None else gold_mention_spans(doc):
+            if s < m.end and m.start < e and (best is None or e - s > best[1] - best[0]):
+                best = (s, e, gid)
+        if best:
+            return best[2]
+    return mapping.get(cand.actor_id)
+
+
+def label_candidate(doc: Document, cand: Candidate, mapping: dict[str, str],
+                    gold_spans: list[tuple[int, int, str]] | None = None) -> str:
+    gold_actor = holder_gold_actor(doc, cand, mapping, gold_spans)
     if not gold_actor or not cand.issue_id:
         return NONE
     s0, s1 = cand.sent.start_char, cand.sent.end_char
@@ -94,8 +112,9 @@ def label_candidate(doc: Document, cand: Candidate, mapping: dict[str, str]) -> 
 def gold_pair_candidate(doc: Document, ex: Extraction, mapping: dict[str, str], st) -> Candidate:
     """A candidate for a gold triple: the pipeline's own if it found one, else one built in the evidence."""
     pdoc = ex.doc
+    spans = gold_mention_spans(doc)
     for cand in ex.candidates:
-        if (mapping.get(cand.actor_id) == st.actor and cand.issue_id == st.issue
+        if (holder_gold_actor(doc, cand, mapping, spans) == st.actor and cand.issue_id == st.issue
                 and st.start < cand.sent.end_char and cand.sent.start_char < st.end):
             return cand
     span = pdoc.char_span(st.start, st.end, alignment_mode="expand")
@@ -137,13 +156,14 @@ def build_examples(docs: list[Document], parsed: dict[str, Extraction], seed: in
     for doc in docs:
         extraction = parsed[doc.id]
         mapping = align_actors(doc, extraction)
+        spans = gold_mention_spans(doc)
         covered = set()
         for cand in extraction.candidates:
-            label = label_candidate(doc, cand, mapping)
+            label = label_candidate(doc, cand, mapping, spans)
             ex.stance_X.append(stance_features(cand))
             ex.stance_y.append(label)
             if label != NONE:
-                covered.add((mapping.get(cand.actor_id), cand.issue_id, cand.sent.start_char))
+                covered.add((holder_gold_actor(doc, cand, mapping, spans), cand.issue_id, cand.sent.start_char))
         for st in doc.stances:
             cand = gold_pair_candidate(doc, extraction, mapping, st)
             feats = stance_features(cand)
