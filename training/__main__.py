@@ -58,6 +58,20 @@ def _evaluate(args, settings) -> int:
     return 0
 
 
+def _benchmark(args, settings) -> int:
+    from training.benchmark import run_benchmarks
+
+    rows = run_benchmarks(settings, args.only or None, C=args.C, limit=args.limit)
+    table = Table(title=f"Public benchmarks (datasets: {settings.datasets_dir})")
+    for col in ("benchmark", "split", "metric", "ours", "TF-IDF+LR baseline", "published anchor", "note"):
+        table.add_column(col)
+    fmt = lambda v: "" if v is None else f"{v:.3f}"  # noqa: E731
+    for r in rows:
+        table.add_row(r.benchmark, r.split, r.metric, fmt(r.ours), fmt(r.baseline), r.anchor, r.note)
+    Console(width=max(Console().width, 160)).print(table)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description="Train and evaluate the stance models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--no-promote", action="store_true", help="register the new version but never move the alias")
     ev = sub.add_parser("evaluate", help="figures of the current champion on a corpus split")
     ev.add_argument("--split", default="dev", choices=["train", "dev", "test"])
+    bm = sub.add_parser("benchmark", help="public datasets: our pipeline vs baseline vs published figure")
+    bm.add_argument("--only", action="append", choices=["newsmtsc", "vast", "ruw", "ibm"], help="run just these")
+    bm.add_argument("--C", type=float, default=1.0)
+    bm.add_argument("--limit", type=int, default=None, help="first N examples per split (smoke runs)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("mlflow", "alembic", "urllib3"):
@@ -76,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return {"train": _train, "evaluate": _evaluate}[args.command](args, settings)
+    return {"train": _train, "evaluate": _evaluate, "benchmark": _benchmark}[args.command](args, settings)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -114,6 +115,19 @@ class IssueFinder:
             matcher.add(issue.id, list(self.nlp.tokenizer.pipe(phrases)))
         return matcher
 
+    @functools.lru_cache(maxsize=256)
+    def _extra_matchers(self, key: tuple) -> tuple[PhraseMatcher, PhraseMatcher]:
+        issues = [Issue(iid, name, phrases) for iid, name, phrases in key]
+        return self._matcher(issues), self._lemma_matcher(issues)
+
+    def _lemma_matcher(self, issues) -> PhraseMatcher:
+        matcher = PhraseMatcher(self.nlp.vocab, attr="LEMMA")
+        with self.nlp.select_pipes(enable=["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]):
+            for issue in issues:
+                phrases = list(issue.phrases) or [issue.name]
+                matcher.add(issue.id, list(self.nlp.pipe(phrases)))
+        return matcher
+
     def find(self, doc: Doc, extra: dict[str, Issue] | None = None) -> list[IssueHit]:
         by_span: dict[tuple[int, int], set[str]] = defaultdict(set)
         for match_id, s, e in self.matcher(doc):
@@ -121,8 +135,11 @@ class IssueFinder:
         extra_ids: set[str] = set()
         if extra:
             extra_ids = set(extra)
-            for match_id, s, e in self._matcher(extra.values())(doc):
-                by_span[(s, e)].add(self.nlp.vocab.strings[match_id])
+            key = tuple((i.id, i.name, tuple(i.phrases)) for i in extra.values())
+            # Caller-defined phrases also match inflected forms ("companies" for the topic "company").
+            for matcher in self._extra_matchers(key):
+                for match_id, s, e in matcher(doc):
+                    by_span[(s, e)].add(self.nlp.vocab.strings[match_id])
         # A phrase shared by several issues ("ceasefire") goes to the issue of the document's dominant arena.
         arena_votes: Counter[str] = Counter()
         for ids in by_span.values():
@@ -459,6 +476,12 @@ def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit]) -
         for _, m, h in best.values():
             out.append(Candidate(doc, sent, m, h))
     return out
+
+
+def author_candidates(doc: Doc, hits: list[IssueHit], issue_id: str) -> list[Candidate]:
+    """The author as holder: one candidate per sentence mentioning the issue, else the whole text."""
+    cands = [Candidate(doc, doc[h.tok_start:h.tok_end].sent, None, h) for h in hits if h.issue_id == issue_id]
+    return cands or [Candidate(doc, doc[:], None, None)]
 
 
 def tree_distance(a: Token, b: Token) -> int:

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from training.corpus import Issue
 from training.errors import InvalidInputError, NotFoundError
-from training.extract import Candidate, Extraction, Extractor, Mention
+from training.extract import Candidate, Extraction, Extractor, Mention, author_candidates
 from training.features import stance_features, target_features
 from training.nlp import build_nlp
 from training.registry import ActorRegistry, Taxonomy, normalize_alias
@@ -247,10 +247,7 @@ class StanceModel:
                     ments = ex.actors[actor_id].mentions
                     cands = [Candidate(doc, doc[m.tok_start:m.tok_end].sent, m, None) for m in ments[:5]]
             else:
-                hits = [h for h in ex.issue_hits if h.issue_id == issue.id]
-                cands = [Candidate(doc, doc[h.tok_start:h.tok_end].sent, None, h) for h in hits]
-                if not cands:
-                    cands = [Candidate(doc, doc[:], None, None)]
+                cands = author_candidates(doc, ex.issue_hits, issue.id)
             probs = self.stance_proba(cands)
             best = min(range(len(cands)), key=lambda k: probs[k].get(NONE, 0.0))
             scores = _three_way(probs[best])

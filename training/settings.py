@@ -31,6 +31,8 @@ class Settings:
     """STANCE_SEEDS_DIR: the corpus, issue taxonomy and actor registry."""
     datasets_dir: Path = PROJECT_ROOT.parent / "shared" / "datasets"
     """STANCE_DATASETS_DIR: public labelled datasets (read at run time, never copied)."""
+    cache_dir: Path = PROJECT_ROOT / "models" / "cache"
+    """STANCE_CACHE_DIR: cached spaCy parses (DocBin) of corpora and datasets."""
     address: str = "127.0.0.1:50051"
     """STANCE_ADDRESS: host:port the gRPC server binds (port 0 = any free port)."""
     max_text_chars: int = 100_000
@@ -49,6 +51,7 @@ _ENV = {
     "model_alias": "STANCE_MODEL_ALIAS",
     "seeds_dir": "STANCE_SEEDS_DIR",
     "datasets_dir": "STANCE_DATASETS_DIR",
+    "cache_dir": "STANCE_CACHE_DIR",
     "address": "STANCE_ADDRESS",
     "max_text_chars": "STANCE_MAX_TEXT_CHARS",
     "max_workers": "STANCE_MAX_WORKERS",
