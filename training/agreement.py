@@ -5,7 +5,8 @@ Protocol (seeds/GUIDELINES.md, "Process and quality"):
    labels; a different annotator labels each pair's stance and tone blind and may flag missed triples.
 2. The reviewer's file is `seeds/review/<doc_id>.jsonl`: one `{"type": "label", "actor", "issue", "stance",
    "sentiment"}` per exported pair, optional `{"type": "missing", ...stance record...}` and
-   `{"type": "resolution", "actor", "issue", "first", "second", "final", "note"}` written at adjudication.
+   `{"type": "resolution", "actor", "issue", "first", "second", "final", "note"}` and
+   `{"type": "missing_resolution", "actor", "issue", "accepted": true|false, "note"}` written at adjudication.
 3. `report` computes agreement on the pairs both passes labelled and lists every disagreement."""
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ def agreement(corpus: Corpus, reviews: dict[str, list[dict]]) -> dict:
                                   for k, v in sorted(by_arena.items())},
         "confusions": dict(Counter(f"{a}->{b}" for a, b in zip(first, second) if a != b)),
         "missing_flags": missing,
+        "missing_accepted": sum(1 for rows in reviews.values() for r in rows
+                                if r.get("type") == "missing_resolution" and r.get("accepted")),
+        "disagreements_resolved": sum(1 for d in disagreements if d["final"]),
         "disagreements": disagreements,
     }
 
