@@ -199,7 +199,7 @@ class StanceModel:
             # Every statement votes with its probabilities: one confident outlier does not outvote the rest.
             mean = {k: float(np.mean([p[k] for _, p in items])) for k in (*STANCE_LABELS, NONE)}
             label = max(STANCE_LABELS, key=lambda k: mean[k])
-            supporting = [(c, p) for c, p in items if max(STANCE_LABELS, key=lambda k: p[k]) == label]
+            supporting = [(c, p) for c, p in items if max(STANCE_LABELS, key=lambda k: p[k]) == label] or items
             evidence = [Span(c.sent.start_char, c.sent.end_char, c.sent.text.strip()) for c, _ in supporting]
             best_cand = max(supporting, key=lambda cp: cp[1][label])[0]
             tone = _argmax(self.tone_proba([best_cand])[0])
