@@ -140,13 +140,24 @@ class IssueFinder:
             for matcher in self._extra_matchers(key):
                 for match_id, s, e in matcher(doc):
                     by_span[(s, e)].add(self.nlp.vocab.strings[match_id])
-        # A phrase shared by several issues ("ceasefire") goes to the issue of the document's dominant arena.
+        # The document's arenas are voted by specific matches only: multi-word phrases of a single issue
+        # ("Gaza ceasefire", "chip export controls"). A phrase shared by several issues ("ceasefire") goes to
+        # the issue of the dominant arena; a one-word phrase ("talks", "disarmament") counts only in an
+        # arena the document is already about.
         arena_votes: Counter[str] = Counter()
-        for ids in by_span.values():
-            if len(ids) == 1:
+        for (s, e), ids in by_span.items():
+            if len(ids) == 1 and e - s > 1:
                 (only,) = ids
                 if only in self.issues:
                     arena_votes[self.issues[only].arena] += 1
+        if arena_votes:
+            for (s, e), ids in list(by_span.items()):
+                if e - s == 1:
+                    kept = {i for i in ids if i in extra_ids or arena_votes[self.issues[i].arena] > 0}
+                    if kept:
+                        by_span[(s, e)] = kept
+                    else:
+                        del by_span[(s, e)]
         order = {iid: n for n, iid in enumerate(self.issues)}
 
         def rank(iid: str) -> tuple:

@@ -104,6 +104,9 @@ def stance_features(c: Candidate) -> dict[str, float]:
             f[f"h_agent_of={_lemma(h.head.head)}"] = 1
         if h.dep_ == "poss":
             f[f"h_poss_of={_lemma(h.head)}"] = 1
+        if any(t.dep_ == "appos" for t in (h, *h.ancestors) if t.i != h.sent.root.i):
+            # "Gregory Bovino, the chief of the Border Patrol's El Centro Sector, ...": inside a description.
+            f["h_in_appos"] = 1
         if h.head.dep_ == "pobj" or h.dep_ == "pobj":
             f[f"h_prep={_lemma(h.head)}"] = 1
     else:

@@ -39,9 +39,19 @@ def heading_filter(doc: Doc) -> Doc:
         line = doc.char_span(line_start, line_end, alignment_mode="expand")
         if line is not None and _is_heading(line.text, line):
             continue
+        if _is_dateline(doc, ent, line_start):
+            continue
         keep.append(ent)
     doc.ents = keep
     return doc
+
+
+def _is_dateline(doc: Doc, ent, line_start: int) -> bool:
+    """ "MOSCOW, 24 October -" / "ROME, Feb 18 (Wire) -": the place a story was filed from, not an actor."""
+    if ent.start_char != line_start or not ent.text.isupper() or len(ent.text) < 3:
+        return False
+    nxt = doc[ent.end] if ent.end < len(doc) else None
+    return nxt is not None and nxt.text in (",", "-", "—", "–")
 
 
 def _is_heading(text: str, span) -> bool:
