@@ -4,21 +4,26 @@ from __future__ import annotations
 
 import argparse
 import logging
+
+import prometheus_client
 import signal
 import sys
 import threading
 
 from service.server import create_server, set_serving
 from training.settings import SettingsError, load_settings
-from training.serving import ModelSlot, ensure_served
+from training.serving import ModelSlot, ModelWatcher, ensure_served
 
 logger = logging.getLogger(__name__)
 
 
 def serve(settings) -> None:
     slot = ModelSlot()
-    server, port, health_servicer = create_server(settings.address, slot, settings.max_workers)
+    server, port, health_servicer = create_server(settings.address, slot, settings)
     server.start()
+    if settings.metrics_port:
+        prometheus_client.start_http_server(settings.metrics_port, addr="127.0.0.1")
+        logger.info("metrics on http://127.0.0.1:%d/metrics", settings.metrics_port)
     host = settings.address.rsplit(":", 1)[0]
     logger.info("listening on %s:%d (NOT_SERVING until the model is loaded)", host, port)
     stop = threading.Event()
@@ -38,8 +43,12 @@ def serve(settings) -> None:
         set_serving(health_servicer, True)
         served = slot.get()
         logger.info("SERVING %s v%s on %s:%d", served.name, served.version, host, port)
+    watcher = ModelWatcher(settings, slot).start()
     stop.wait()
-    server.stop(grace=5).wait()
+    # Health already says NOT_SERVING; new calls are refused, calls in flight get the grace period.
+    watcher.stop()
+    server.stop(grace=settings.grace_seconds).wait()
+    logger.info("stopped")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,8 @@ import logging
 
 import grpc
 
-from training.errors import InvalidInputError, ModelUnavailableError, NotFoundError, StanceError
+from training.errors import (InvalidInputError, ModelUnavailableError, NotFoundError, ResourceExhaustedError,
+                             StanceError)
 
 logger = logging.getLogger(__name__)
 
@@ -15,6 +16,7 @@ STATUS_BY_ERROR: dict[type[StanceError], grpc.StatusCode] = {
     InvalidInputError: grpc.StatusCode.INVALID_ARGUMENT,
     NotFoundError: grpc.StatusCode.NOT_FOUND,
     ModelUnavailableError: grpc.StatusCode.UNAVAILABLE,
+    ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -25,13 +27,37 @@ def status_for(exc: StanceError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def _check_deadline(context: grpc.ServicerContext) -> None:
+    remaining = context.time_remaining()
+    if remaining is not None and remaining <= 0:
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the work could start")
+
+
 def handle_errors(method):
     """Domain errors abort with their own status and message; anything else is INTERNAL, logged with traceback."""
 
     @functools.wraps(method)
     def wrapper(self, request, context: grpc.ServicerContext):
+        _check_deadline(context)
         try:
             return method(self, request, context)
+        except StanceError as exc:
+            context.abort(status_for(exc), str(exc))
+        except Exception:
+            logger.exception("unhandled error in %s", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
+
+    return wrapper
+
+
+def handle_stream_errors(method):
+    """The same mapping for response-streaming methods (errors surface while the generator runs)."""
+
+    @functools.wraps(method)
+    def wrapper(self, request_iterator, context: grpc.ServicerContext):
+        _check_deadline(context)
+        try:
+            yield from method(self, request_iterator, context)
         except StanceError as exc:
             context.abort(status_for(exc), str(exc))
         except Exception:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 from concurrent import futures
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
+from service.interceptors import AuthInterceptor, ObservabilityInterceptor
 from service.servicer import StanceServicer
 from training.serving import ModelSlot
+from training.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -34,17 +37,32 @@ def set_serving(servicer: health.HealthServicer, serving: bool) -> None:
         servicer.set(name, status)
 
 
-def create_server(address: str, slot: ModelSlot, max_workers: int = 4) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """Bind `address` (port 0 picks a free port) and return the server, the real port and its health servicer."""
+def create_server(address: str, slot: ModelSlot, settings: Settings | None = None,
+                  ) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """Bind `address` (port 0 picks a free port) and return the server, the real port and its health servicer.
+
+    Limits, authentication and TLS come from `settings` (defaults: Settings())."""
+    settings = settings or Settings()
+    interceptors: list[grpc.ServerInterceptor] = [ObservabilityInterceptor()]
+    if settings.auth_token:
+        interceptors.append(AuthInterceptor(settings.auth_token))
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=max_workers),
+        futures.ThreadPoolExecutor(max_workers=settings.max_workers),
+        interceptors=interceptors,
+        # Beyond this many calls in progress, new ones fail fast with RESOURCE_EXHAUSTED instead of queueing.
+        maximum_concurrent_rpcs=settings.max_concurrent_rpcs,
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)],
+                 ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+                 ("grpc.so_reuseport", 1)],
     )
-    stance_pb2_grpc.add_StanceServiceServicer_to_server(StanceServicer(slot), server)
+    stance_pb2_grpc.add_StanceServiceServicer_to_server(StanceServicer(slot, settings.max_stream_documents), server)
     health_servicer = add_health(server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-    port = server.add_insecure_port(address)
+    if settings.tls_cert:
+        creds = grpc.ssl_server_credentials([(Path(settings.tls_key).read_bytes(), Path(settings.tls_cert).read_bytes())])
+        port = server.add_secure_port(address, creds)
+    else:
+        port = server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"could not bind {address}")
     return server, port, health_servicer

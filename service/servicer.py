@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import logging
 
+import queue
+import threading
+from collections.abc import Iterator
+
 import grpc
 
 from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
-from service.errors import handle_errors
+from service.errors import handle_errors, handle_stream_errors
 from training.corpus import Issue
-from training.model import Span
+from training.errors import ResourceExhaustedError, StanceError
+from training.model import Analysis, Span
 from training.serving import ModelSlot, ServedModel
 
 logger = logging.getLogger(__name__)
@@ -33,16 +38,9 @@ def model_info(served: ServedModel) -> stance_pb2.ModelInfo:
                                 metrics=served.metrics)
 
 
-class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
-    def __init__(self, slot: ModelSlot):
-        self.slot = slot
-
-    @handle_errors
-    def Analyze(self, request: stance_pb2.AnalyzeRequest, context: grpc.ServicerContext) -> stance_pb2.AnalyzeResponse:
-        served = self.slot.get()
-        result = served.model.analyze(request.text, [_issue(i) for i in request.issues])
-        return stance_pb2.AnalyzeResponse(
-            document_id=request.document_id,
+def _analysis_response(document_id: str, result: Analysis, served: ServedModel) -> stance_pb2.AnalyzeResponse:
+    return stance_pb2.AnalyzeResponse(
+            document_id=document_id,
             actors=[stance_pb2.Actor(id=a.id, name=a.name, kind=a.kind, affiliation=a.affiliation,
                                      mentions=[_span(m) for m in a.mentions]) for a in result.actors],
             stances=[stance_pb2.StanceAssertion(
@@ -55,6 +53,61 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
                     for i in result.issues],
             model=model_info(served),
         )
+
+
+_END = object()
+STREAM_BATCH = 16
+
+
+class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
+    def __init__(self, slot: ModelSlot, max_stream_documents: int = 10_000):
+        self.slot = slot
+        self.max_stream_documents = max_stream_documents
+
+    @handle_errors
+    def Analyze(self, request: stance_pb2.AnalyzeRequest, context: grpc.ServicerContext) -> stance_pb2.AnalyzeResponse:
+        served = self.slot.get()
+        result = served.model.analyze(request.text, [_issue(i) for i in request.issues])
+        return _analysis_response(request.document_id, result, served)
+
+    @handle_stream_errors
+    def AnalyzeStream(self, request_iterator: Iterator[stance_pb2.AnalyzeRequest],
+                      context: grpc.ServicerContext) -> Iterator[stance_pb2.AnalyzeResponse]:
+        # A reader thread queues documents as they arrive, so those that arrive together form one batch.
+        pending: queue.Queue = queue.Queue(maxsize=4 * STREAM_BATCH)
+
+        def read() -> None:
+            try:
+                for req in request_iterator:
+                    pending.put(req)
+            except Exception:  # the client cancelled or the deadline passed: stop reading
+                pass
+            finally:
+                pending.put(_END)
+
+        threading.Thread(target=read, name="stream-reader", daemon=True).start()
+        seen, done = 0, False
+        while not done and context.is_active():
+            batch = [pending.get()]
+            while len(batch) < STREAM_BATCH and not pending.empty():
+                batch.append(pending.get_nowait())
+            if batch[-1] is _END:
+                batch.pop()
+                done = True
+            if not batch:
+                break
+            seen += len(batch)
+            if seen > self.max_stream_documents:
+                raise ResourceExhaustedError(f"a stream takes at most {self.max_stream_documents} documents "
+                                             "(STANCE_MAX_STREAM_DOCUMENTS); open a new stream for the rest")
+            served = self.slot.get()
+            results = served.model.analyze_many([(r.text, [_issue(i) for i in r.issues]) for r in batch])
+            for req, res in zip(batch, results):
+                if isinstance(res, StanceError):
+                    yield stance_pb2.AnalyzeResponse(document_id=req.document_id, error=str(res),
+                                                     model=model_info(served))
+                else:
+                    yield _analysis_response(req.document_id, res, served)
 
     @handle_errors
     def ClassifyStance(self, request: stance_pb2.ClassifyStanceRequest,

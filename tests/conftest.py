@@ -52,11 +52,11 @@ def served(store):
 
 
 @pytest.fixture(scope="session")
-def server(served):
+def server(served, store):
     from service.server import create_server, set_serving
     from training.serving import ModelSlot
 
-    srv, port, health = create_server("127.0.0.1:0", ModelSlot(served))
+    srv, port, health = create_server("127.0.0.1:0", ModelSlot(served), store)
     srv.start()
     set_serving(health, True)
     yield f"127.0.0.1:{port}"

@@ -70,20 +70,24 @@ def agreement(corpus: Corpus, reviews: dict[str, list[dict]]) -> dict:
         gold = defaultdict(list)
         for s in doc.stances:
             gold[(s.actor, s.issue)].append(s)
+        nth: Counter = Counter()
         for r in rows:
             if r.get("type") == "missing":
                 missing += 1
             if r.get("type") != "label" or (r["actor"], r["issue"]) not in gold:
                 continue
             key = (r["actor"], r["issue"])
+            # The n-th label for a pair goes with the pair's n-th record (an actor may state two positions).
+            record = gold[key][min(nth[key], len(gold[key]) - 1)]
+            nth[key] += 1
             res = resolved.get(key)
-            a = res["first"] if res else gold[key][0].stance
+            a = res["first"] if res else record.stance
             b = r["stance"]
             first.append(a)
             second.append(b)
             by_arena[doc.arena].append((a, b))
-            tone1.append(gold[key][0].sentiment)
-            tone2.append(r.get("sentiment", gold[key][0].sentiment))
+            tone1.append(record.sentiment)
+            tone2.append(r.get("sentiment", record.sentiment))
             if a != b:
                 disagreements.append({"doc": doc.id, "actor": key[0], "issue": key[1], "first": a, "second": b,
                                       "final": res["final"] if res else None, "note": res.get("note", "") if res else ""})

@@ -15,3 +15,7 @@ class NotFoundError(StanceError):
 
 class ModelUnavailableError(StanceError):
     """No trained model is available to answer."""
+
+
+class ResourceExhaustedError(StanceError):
+    """A per-call limit was reached (documents on one stream)."""

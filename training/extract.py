@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from spacy.matcher import PhraseMatcher
+from spacy.strings import hash_string
 from spacy.tokens import Doc, Span, Token
 
 from training.corpus import Issue
@@ -106,11 +107,15 @@ class IssueFinder:
         self.nlp = nlp
         self.issues = dict(issues)
         self.matcher = self._matcher(issues.values())
+        # Match ids resolved without the StringStore: strings a request adds vanish with its memory zone.
+        self.key_of = {hash_string(i): i for i in issues}
         self.phrase_words = {i.id: _phrase_words(i) for i in issues.values()}
 
     def _matcher(self, issues) -> PhraseMatcher:
         matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         for issue in issues:
+            # Issue ids are labels, not text: keep them past the request's memory zone (cached matchers).
+            self.nlp.vocab.strings.add(issue.id, allow_transient=False)
             phrases = list(issue.phrases) or [issue.name]
             matcher.add(issue.id, list(self.nlp.tokenizer.pipe(phrases)))
         return matcher
@@ -124,6 +129,7 @@ class IssueFinder:
         matcher = PhraseMatcher(self.nlp.vocab, attr="LEMMA")
         with self.nlp.select_pipes(enable=["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]):
             for issue in issues:
+                self.nlp.vocab.strings.add(issue.id, allow_transient=False)
                 phrases = list(issue.phrases) or [issue.name]
                 matcher.add(issue.id, list(self.nlp.pipe(phrases)))
         return matcher
@@ -131,15 +137,16 @@ class IssueFinder:
     def find(self, doc: Doc, extra: dict[str, Issue] | None = None) -> list[IssueHit]:
         by_span: dict[tuple[int, int], set[str]] = defaultdict(set)
         for match_id, s, e in self.matcher(doc):
-            by_span[(s, e)].add(self.nlp.vocab.strings[match_id])
+            by_span[(s, e)].add(self.key_of[match_id])
         extra_ids: set[str] = set()
         if extra:
             extra_ids = set(extra)
+            extra_keys = {hash_string(i): i for i in extra}
             key = tuple((i.id, i.name, tuple(i.phrases)) for i in extra.values())
             # Caller-defined phrases also match inflected forms ("companies" for the topic "company").
             for matcher in self._extra_matchers(key):
                 for match_id, s, e in matcher(doc):
-                    by_span[(s, e)].add(self.nlp.vocab.strings[match_id])
+                    by_span[(s, e)].add(self.key_of.get(match_id) or extra_keys[match_id])
         # The document's arenas are voted by specific matches only: multi-word phrases of a single issue
         # ("Gaza ceasefire", "chip export controls"). A phrase shared by several issues ("ceasefire") goes to
         # the issue of the dominant arena; a one-word phrase ("talks", "disarmament") counts only in an

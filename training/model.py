@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,7 +15,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from training.corpus import Issue
-from training.errors import InvalidInputError, NotFoundError
+from training.errors import InvalidInputError, NotFoundError, StanceError
 from training.extract import Candidate, Extraction, Extractor, Mention, author_candidates
 from training.features import stance_features, target_features
 from training.nlp import build_nlp
@@ -115,6 +116,9 @@ class StanceModel:
         self.max_chars = max_chars
         self.nlp = build_nlp(registry)
         self.extractor = Extractor(self.nlp, registry, taxonomy.issues)
+        # spaCy's memory zones (which keep a long-running server's vocabulary from growing) are not safe
+        # across threads: one request at a time per process; parallelism comes from worker processes.
+        self._lock = threading.RLock()
 
     # ----- persistence -------------------------------------------------------------------------------
     def save(self, path: Path, registry_file: Path, taxonomy_file: Path) -> None:
@@ -179,14 +183,31 @@ class StanceModel:
         return _proba(self.classifiers.sentiment, feats)
 
     # ----- requests ----------------------------------------------------------------------------------
-    def analyze(self, text: str, issues: list[Issue] = ()) -> Analysis:
+    def _prepare(self, text: str, issues) -> dict[str, Issue]:
+        """Validate one request; return its ad-hoc issues (taxonomy ids named in the request need none)."""
         self.check_text(text)
         extra = self.resolve_issues(list(issues))
-        adhoc = {k: v for k, v in extra.items() if k not in self.taxonomy.issues or v is not self.taxonomy.issues[k]}
-        with self.nlp.memory_zone():
-            doc = self.parse(text)
-            ex = self.extract(doc, adhoc)
-            return self._analysis(ex, {**self.taxonomy.issues, **adhoc})
+        return {k: v for k, v in extra.items() if k not in self.taxonomy.issues or v is not self.taxonomy.issues[k]}
+
+    def analyze(self, text: str, issues: list[Issue] = ()) -> Analysis:
+        result = self.analyze_many([(text, list(issues))])[0]
+        if isinstance(result, StanceError):
+            raise result
+        return result
+
+    def analyze_many(self, requests: list[tuple[str, list[Issue]]]) -> list[Analysis | StanceError]:
+        """Analyse several documents with one `nlp.pipe` batch; a bad document yields its error, in place."""
+        out: list[Analysis | StanceError | None] = [None] * len(requests)
+        ready = []
+        for k, (text, issues) in enumerate(requests):
+            try:
+                ready.append((k, text, self._prepare(text, issues)))
+            except StanceError as exc:
+                out[k] = exc
+        with self._lock, self.nlp.memory_zone():
+            for (k, _, adhoc), doc in zip(ready, self.nlp.pipe([r[1] for r in ready])):
+                out[k] = self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
+        return out
 
     def _analysis(self, ex: Extraction, issues: dict[str, Issue]) -> Analysis:
         probs = self.stance_proba(ex.candidates)
@@ -236,7 +257,7 @@ class StanceModel:
         self.check_text(text)
         resolved = self.resolve_issues([issue])[issue.id]
         adhoc = {} if self.taxonomy.issues.get(issue.id) is resolved else {issue.id: resolved}
-        with self.nlp.memory_zone():
+        with self._lock, self.nlp.memory_zone():
             doc = self.parse(text)
             ex = self.extract(doc, adhoc)
             if holder.strip():
@@ -271,7 +292,7 @@ class StanceModel:
 
     def classify_sentiment(self, text: str, target: str, span: tuple[int, int] | None = None) -> SentimentResult:
         self.check_text(text)
-        with self.nlp.memory_zone():
+        with self._lock, self.nlp.memory_zone():
             doc = self.parse(text)
             if span is not None:
                 start, end = span

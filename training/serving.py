@@ -76,3 +76,50 @@ def ensure_served(settings: Settings) -> ServedModel:
     if served is None:
         raise ModelUnavailableError(f"training did not produce {settings.model_name}@{settings.model_alias}")
     return served
+
+
+class ModelWatcher:
+    """Hot reload: polls the registry alias and swaps the slot's model when it moves. Requests already
+    running keep the model they started with; new ones get the new one, so none is dropped."""
+
+    def __init__(self, settings: Settings, slot: ModelSlot, interval: float | None = None):
+        self.settings = settings
+        self.slot = slot
+        self.interval = settings.reload_seconds if interval is None else interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="model-watcher", daemon=True)
+
+    def start(self) -> "ModelWatcher":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def check_once(self) -> bool:
+        """Reload if the alias points at another version; True if the model changed."""
+        from mlflow import MlflowClient
+        from mlflow.exceptions import MlflowException
+
+        try:
+            version = MlflowClient(tracking_uri=self.settings.tracking_uri).get_model_version_by_alias(
+                self.settings.model_name, self.settings.model_alias)
+        except MlflowException:
+            return False
+        current = self.slot._served
+        if current is not None and current.version == str(version.version):
+            return False
+        served = load_served(self.settings)
+        if served is None:
+            return False
+        self.slot.set(served)
+        logger.info("hot reload: now serving %s v%s", served.name, served.version)
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.check_once()
+            except Exception:  # a broken new version must not take the running one down
+                logger.exception("hot reload failed; still serving the previous model")

@@ -41,6 +41,22 @@ class Settings:
     """STANCE_MAX_WORKERS: threads of the gRPC server's executor."""
     seed: int = 13
     """STANCE_SEED: random seed for training."""
+    max_concurrent_rpcs: int = 16
+    """STANCE_MAX_CONCURRENT_RPCS: requests in progress beyond which new ones get RESOURCE_EXHAUSTED."""
+    max_stream_documents: int = 10_000
+    """STANCE_MAX_STREAM_DOCUMENTS: documents accepted on one AnalyzeStream call."""
+    reload_seconds: int = 30
+    """STANCE_RELOAD_SECONDS: how often the server checks whether the alias moved (hot reload)."""
+    metrics_port: int = 0
+    """STANCE_METRICS_PORT: Prometheus metrics on http://127.0.0.1:PORT/metrics (0 = off)."""
+    auth_token: str = ""
+    """STANCE_AUTH_TOKEN: if set, requests need `authorization: Bearer <token>` metadata."""
+    tls_cert: str = ""
+    """STANCE_TLS_CERT: PEM certificate chain; with STANCE_TLS_KEY the server listens with TLS."""
+    tls_key: str = ""
+    """STANCE_TLS_KEY: PEM private key for STANCE_TLS_CERT."""
+    grace_seconds: int = 10
+    """STANCE_GRACE_SECONDS: on SIGTERM, how long in-flight requests may finish."""
 
 
 _ENV = {
@@ -56,6 +72,14 @@ _ENV = {
     "max_text_chars": "STANCE_MAX_TEXT_CHARS",
     "max_workers": "STANCE_MAX_WORKERS",
     "seed": "STANCE_SEED",
+    "max_concurrent_rpcs": "STANCE_MAX_CONCURRENT_RPCS",
+    "max_stream_documents": "STANCE_MAX_STREAM_DOCUMENTS",
+    "reload_seconds": "STANCE_RELOAD_SECONDS",
+    "metrics_port": "STANCE_METRICS_PORT",
+    "auth_token": "STANCE_AUTH_TOKEN",
+    "tls_cert": "STANCE_TLS_CERT",
+    "tls_key": "STANCE_TLS_KEY",
+    "grace_seconds": "STANCE_GRACE_SECONDS",
 }
 
 
@@ -74,7 +98,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
                 value = int(raw)
             except ValueError:
                 raise SettingsError(f"{var}={raw!r} is not an integer") from None
-            if value <= 0:
+            if value < 0 or (value == 0 and f.name != "metrics_port"):
                 raise SettingsError(f"{var}={raw!r} must be positive")
             values[f.name] = value
         elif isinstance(f.default, Path):
@@ -83,6 +107,11 @@ def load_settings(environ: dict[str, str] | None = None, **overrides) -> Setting
             values[f.name] = raw
     if "address" in values and ":" not in str(values["address"]):
         raise SettingsError(f"STANCE_ADDRESS={values['address']!r} must be host:port")
+    if bool(values.get("tls_cert")) != bool(values.get("tls_key")):
+        raise SettingsError("STANCE_TLS_CERT and STANCE_TLS_KEY must be set together")
+    for var, key in (("STANCE_TLS_CERT", "tls_cert"), ("STANCE_TLS_KEY", "tls_key")):
+        if values.get(key) and not Path(str(values[key])).is_file():
+            raise SettingsError(f"{var}={values[key]!r} is not a readable file")
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)
 

@@ -1,0 +1,243 @@
+"""Production behaviour of the real server: streaming, limits, auth, metrics, hot reload, SIGTERM, fuzzing."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
+from service.server import create_server, set_serving
+from training.serving import ModelSlot, ModelWatcher
+from training.settings import PROJECT_ROOT
+
+
+def _request(text: str, doc_id: str = "", issues=()) -> stance_pb2.AnalyzeRequest:
+    return stance_pb2.AnalyzeRequest(document_id=doc_id, text=text, issues=list(issues))
+
+
+@pytest.fixture()
+def make_server(served, store):
+    """Start extra servers with changed settings; all are stopped at the end of the test."""
+    started = []
+
+    def start(**changes):
+        settings = dataclasses.replace(store, **changes)
+        srv, port, health = create_server("127.0.0.1:0", ModelSlot(served), settings)
+        srv.start()
+        set_serving(health, True)
+        started.append(srv)
+        return f"127.0.0.1:{port}"
+
+    yield start
+    for srv in started:
+        srv.stop(grace=None)
+
+
+def test_stream_answers_in_order_and_survives_a_bad_document(stub, seed_text):
+    docs = [_request(seed_text, "a"), _request("   ", "blank"), _request("Hungary opposes the sanctions package.", "c"),
+            _request("Russia said no.", "d", [stance_pb2.Issue(id="no_such_issue")])]
+    out = list(stub.AnalyzeStream(iter(docs), timeout=120))
+    assert [r.document_id for r in out] == ["a", "blank", "c", "d"]
+    assert out[0].stances and not out[0].error
+    assert "empty" in out[1].error and not out[1].actors
+    assert not out[2].error and "unknown issue id" in out[3].error
+    assert all(r.model.version for r in out)
+
+
+def test_empty_stream_returns_nothing(stub):
+    assert list(stub.AnalyzeStream(iter([]), timeout=30)) == []
+
+
+def test_stream_document_limit(make_server):
+    address = make_server(max_stream_documents=2)
+    with grpc.insecure_channel(address) as ch:
+        stub = stance_pb2_grpc.StanceServiceStub(ch)
+        with pytest.raises(grpc.RpcError) as err:
+            list(stub.AnalyzeStream(iter([_request(f"Russia said no {i}.", str(i)) for i in range(5)]), timeout=60))
+        assert err.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "STANCE_MAX_STREAM_DOCUMENTS" in err.value.details()
+
+
+def test_token_authentication(make_server):
+    address = make_server(auth_token="s3cret")
+    with grpc.insecure_channel(address) as ch:
+        stub = stance_pb2_grpc.StanceServiceStub(ch)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetModelInfo(stance_pb2.GetModelInfoRequest(), timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as err:
+            stub.GetModelInfo(stance_pb2.GetModelInfoRequest(), timeout=10, metadata=[("authorization", "Bearer nope")])
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        info = stub.GetModelInfo(stance_pb2.GetModelInfoRequest(), timeout=10,
+                                 metadata=[("authorization", "Bearer s3cret")])
+        assert info.version
+        health = health_pb2_grpc.HealthStub(ch)  # health stays open for orchestrators
+        assert health.Check(health_pb2.HealthCheckRequest(), timeout=10).status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_overload_is_refused_not_queued(make_server, seed_text):
+    address = make_server(max_concurrent_rpcs=1, max_workers=4)
+    big = seed_text * 8
+    with grpc.insecure_channel(address) as ch:
+        stub = stance_pb2_grpc.StanceServiceStub(ch)
+
+        def call(_):
+            try:
+                stub.Analyze(_request(big), timeout=120)
+                return grpc.StatusCode.OK
+            except grpc.RpcError as exc:
+                return exc.code()
+
+        with ThreadPoolExecutor(6) as pool:
+            codes = list(pool.map(call, range(6)))
+    assert grpc.StatusCode.OK in codes
+    assert grpc.StatusCode.RESOURCE_EXHAUSTED in codes
+    assert set(codes) <= {grpc.StatusCode.OK, grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+
+def test_deadline_is_honoured(stub, seed_text):
+    with pytest.raises(grpc.RpcError) as err:
+        stub.Analyze(_request(seed_text * 20), timeout=0.01)
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_metrics_count_calls_by_code(stub):
+    from service.interceptors import IN_FLIGHT, REQUESTS
+
+    for _ in range(200):  # calls of earlier tests may still be finishing on the server
+        if IN_FLIGHT._value.get() == 0:
+            break
+        time.sleep(0.05)
+    method = "/stance.v1.StanceService/Analyze"
+    before_ok = REQUESTS.labels(method, "OK")._value.get()
+    before_bad = REQUESTS.labels(method, "INVALID_ARGUMENT")._value.get()
+    stub.Analyze(_request("Hungary opposes the sanctions package."), timeout=30)
+    with pytest.raises(grpc.RpcError):
+        stub.Analyze(_request(""), timeout=30)
+    # The server records a call just after the client has its answer: allow it a moment.
+    for _ in range(50):
+        if (REQUESTS.labels(method, "OK")._value.get() >= before_ok + 1
+                and REQUESTS.labels(method, "INVALID_ARGUMENT")._value.get() >= before_bad + 1):
+            break
+        time.sleep(0.05)
+    assert REQUESTS.labels(method, "OK")._value.get() == before_ok + 1
+    assert REQUESTS.labels(method, "INVALID_ARGUMENT")._value.get() == before_bad + 1
+
+
+def test_hot_reload_under_load_drops_nothing(store, served):
+    import mlflow
+    from mlflow import MlflowClient
+
+    mlflow.set_tracking_uri(store.tracking_uri)
+    client = MlflowClient()
+    original = client.get_model_version_by_alias(store.model_name, store.model_alias).version
+    new = mlflow.register_model(f"models:/{store.model_name}/{original}", store.model_name).version
+    slot = ModelSlot(served)
+    srv, port, health = create_server("127.0.0.1:0", slot, store)
+    srv.start()
+    set_serving(health, True)
+    watcher = ModelWatcher(store, slot, interval=3600)
+    failures, versions, stop = [], set(), threading.Event()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            stub = stance_pb2_grpc.StanceServiceStub(ch)
+
+            def load():
+                while not stop.is_set():
+                    try:
+                        versions.add(stub.Analyze(_request("Hungary opposes the sanctions package."), timeout=30).model.version)
+                    except grpc.RpcError as exc:
+                        failures.append(exc.code())
+
+            threads = [threading.Thread(target=load) for _ in range(3)]
+            for t in threads:
+                t.start()
+            time.sleep(0.5)
+            client.set_registered_model_alias(store.model_name, store.model_alias, new)
+            assert watcher.check_once()
+            assert not watcher.check_once()  # nothing moved since
+            time.sleep(0.5)
+            stop.set()
+            for t in threads:
+                t.join()
+    finally:
+        client.set_registered_model_alias(store.model_name, store.model_alias, original)
+        srv.stop(grace=None)
+    assert failures == []
+    assert {str(original), str(new)} <= versions
+    assert slot.get().version == str(new)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_sigterm_lets_in_flight_requests_finish(store, seed_text):
+    port = _free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri, "STANCE_ADDRESS": f"127.0.0.1:{port}",
+           "STANCE_SEEDS_DIR": str(store.seeds_dir), "STANCE_RELOAD_SECONDS": "3600", "STANCE_GRACE_SECONDS": "30"}
+    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            health = health_pb2_grpc.HealthStub(ch)
+            deadline = time.time() + 120
+            while True:
+                try:
+                    if health.Check(health_pb2.HealthCheckRequest(), timeout=2).status == \
+                            health_pb2.HealthCheckResponse.SERVING:
+                        break
+                except grpc.RpcError:
+                    pass
+                assert time.time() < deadline, "server did not become SERVING"
+                time.sleep(0.3)
+            stub = stance_pb2_grpc.StanceServiceStub(ch)
+            with ThreadPoolExecutor(3) as pool:
+                futures = [pool.submit(stub.Analyze, _request(seed_text * 6, str(i)), timeout=120) for i in range(3)]
+                time.sleep(0.3)
+                proc.send_signal(signal.SIGTERM)
+                results = [f.result() for f in futures]
+        assert [r.document_id for r in results] == ["0", "1", "2"]
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        output = proc.stdout.read() if proc.stdout else ""
+    assert "stopped" in output
+
+
+texts = st.text(alphabet=st.characters(max_codepoint=0x2FFF), max_size=400)
+issues = st.lists(st.builds(stance_pb2.Issue, id=st.text(max_size=12), name=st.text(max_size=20),
+                            phrases=st.lists(st.text(max_size=30), max_size=3)), max_size=3)
+
+
+@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=texts, issue_list=issues, holder=st.text(max_size=20))
+def test_fuzz_never_internal(stub, text, issue_list, holder):
+    """Random texts, issues and holders: the answer is a result or a documented client error, never INTERNAL."""
+    allowed = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND}
+    calls = [lambda: stub.Analyze(_request(text, issues=issue_list), timeout=30)]
+    if issue_list:
+        calls.append(lambda: stub.ClassifyStance(stance_pb2.ClassifyStanceRequest(
+            text=text, holder=holder, issue=issue_list[0]), timeout=30))
+    calls.append(lambda: stub.ClassifySentiment(stance_pb2.ClassifySentimentRequest(text=text, target=holder),
+                                                timeout=30))
+    for call in calls:
+        try:
+            call()
+        except grpc.RpcError as exc:
+            assert exc.code() in allowed, (exc.code(), exc.details())
