@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 GEN    := service/api/stance/v1/stance_pb2.py
 UI_PORT ?= 5000
 
-.PHONY: install run test train evaluate benchmark validate stats ui clean
+.PHONY: install run test train evaluate benchmark validate stats agreement ui clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (set PYTHON=...)"'
@@ -41,6 +41,9 @@ validate: install  ## check the annotated corpus (file:line for every problem)
 
 stats: install
 	$(PY) -m training.corpus stats
+
+agreement: install  ## second-pass agreement (Cohen's kappa) and the adjudicated disagreements
+	$(PY) -m training.agreement report --summary
 
 ui: install  ## MLflow UI on the embedded store: http://127.0.0.1:$(UI_PORT)
 	$(VENV)/bin/mlflow ui --backend-store-uri "$${MLFLOW_TRACKING_URI:-sqlite:///models/mlflow.db}" \

@@ -8,19 +8,43 @@ from pathlib import Path
 
 import pytest
 
-from training.corpus import CorpusError, load_corpus
+from training.agreement import agreement, read_reviews
+from training.corpus import CorpusError, leakage_problems, load_corpus, split_problems
 from training.settings import PROJECT_ROOT
 
 SEEDS = PROJECT_ROOT / "seeds"
 
 
-def test_project_corpus_is_valid_and_split():
+def test_project_corpus_meets_its_brief():
     corpus = load_corpus(SEEDS)
     stats = corpus.stats()
-    assert stats["documents"] >= 40
-    assert stats["documents_by_split"].get("train", 0) > 0 and stats["documents_by_split"].get("dev", 0) > 0
-    assert stats["arenas"] >= 5
-    assert set(stats["stance_by_label"]) == {"favor", "against", "neutral"}
+    assert stats["documents"] >= 300 and stats["stance_triples"] >= 3000
+    labels = stats["stance_by_label"]
+    assert labels["against"] >= 0.25 * stats["stance_triples"] and labels["favor"] >= 0.25 * stats["stance_triples"]
+    assert labels["neutral"] > 0
+    assert stats["arenas"] >= 10 and stats["issues_used"] >= 40 and stats["actors"] >= 150
+    assert all(n >= 24 for n in stats["phenomena"].values()), stats["phenomena"]  # dozens of each hard case
+    assert set(stats["documents_by_split"]) == {"train", "dev", "test"}
+
+
+def test_splits_are_fixed_and_nothing_leaks_across_them():
+    corpus = load_corpus(SEEDS)
+    assert split_problems(corpus, SEEDS) == []
+    assert leakage_problems(corpus, SEEDS) == []
+    by_arena = {}
+    for d in corpus.documents:
+        by_arena.setdefault(d.arena, set()).add(d.split)
+    assert all(splits == {"train", "dev", "test"} for splits in by_arena.values()), by_arena
+
+
+def test_every_article_has_an_independent_second_pass_and_every_disagreement_a_decision():
+    corpus = load_corpus(SEEDS)
+    reviews = read_reviews(SEEDS)
+    assert {d.id for d in corpus.documents} <= set(reviews)
+    report = agreement(corpus, reviews)
+    assert report["pairs"] >= 3000 and 0.0 < report["stance_kappa"] <= 1.0
+    assert all(d["final"] in ("favor", "against", "neutral") for d in report["disagreements"]), \
+        [d for d in report["disagreements"] if not d["final"]]
 
 
 def test_seed_article_is_in_the_corpus_with_its_gold_stances():
