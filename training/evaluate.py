@@ -106,7 +106,10 @@ def evaluate_model(model: StanceModel, docs: list[Document], parsed: dict[str, E
     m = ev.metrics
     m.update(per_class(f"{prefix}_stance", ev.stance_true, ev.stance_pred, STANCE_LABELS))
     m.update(per_class(f"{prefix}_tone", tone_true, tone_pred, SENTIMENT_LABELS))
-    m.update(per_class(f"{prefix}_sentiment", ev.sentiment_true, ev.sentiment_pred, SENTIMENT_LABELS))
+    # The corpus annotates sentiment where it is expressed, so gold is almost all positive/negative: the
+    # macro average runs over the classes gold actually has (a class with no gold would count as F1 0).
+    present = tuple(lab for lab in SENTIMENT_LABELS if lab in set(ev.sentiment_true))
+    m.update(per_class(f"{prefix}_sentiment", ev.sentiment_true, ev.sentiment_pred, present or SENTIMENT_LABELS))
     m[f"{prefix}_stance_ece"] = expected_calibration_error(
         [a == b for a, b in zip(ev.stance_true, ev.stance_pred)], ev.stance_conf)
     prec = tp / n_pred if n_pred else 0.0

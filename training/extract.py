@@ -295,6 +295,11 @@ class ActorFinder:
             if not any(doc[m.tok_start:m.tok_end].root.dep_ in ("nsubj", "nsubjpass", "poss") or
                        doc[m.tok_start:m.tok_end].root.head.dep_ == "agent" for m in actors[aid].mentions):
                 del actors[aid]
+        for aid in [aid for aid, a in actors.items() if a.kind in ("country", "organization")]:
+            # Named only as a modifier ("US proposals", "EU membership"): a description, not an actor here.
+            if all(doc[m.tok_start:m.tok_end].root.dep_ in ("compound", "amod", "nmod", "npadvmod")
+                   and m.via != "demonym" for m in actors[aid].mentions):
+                del actors[aid]
         self._affiliations(doc, actors)
         self._pronouns(doc, actors)
         for a in actors.values():

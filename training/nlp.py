@@ -38,7 +38,10 @@ def heading_filter(doc: Doc) -> Doc:
         line_end = len(doc.text) if line_end == -1 else line_end
         line = doc.char_span(line_start, line_end, alignment_mode="expand")
         if line is not None and _is_heading(line.text, line):
-            continue
+            # The headline (first line) is title-cased text, not a section heading: keep the actors the
+            # registry knows there, drop the statistical model's guesses ("Chinese Firms", "Vows Response").
+            if not (line_start == 0 and ent.ent_id_):
+                continue
         if _is_dateline(doc, ent, line_start):
             continue
         keep.append(ent)
