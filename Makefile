@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 GEN    := service/api/stance/v1/stance_pb2.py
 UI_PORT ?= 5000
 
-.PHONY: install run test train evaluate benchmark validate stats agreement ui clean
+.PHONY: install run test train evaluate benchmark bench validate stats agreement ui clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (set PYTHON=...)"'
@@ -35,6 +35,9 @@ evaluate: install  ## champion's figures on a split: make evaluate SPLIT=dev
 
 benchmark: install  ## public datasets under STANCE_DATASETS_DIR (default ../shared/datasets): one table
 	$(PY) -m training benchmark $(ARGS)
+
+bench: install  ## latency/throughput/memory of the gRPC server on this machine (not a test)
+	$(PY) -m service.bench $(ARGS)
 
 validate: install  ## check the annotated corpus (file:line for every problem)
 	$(PY) -m training.corpus validate --strict

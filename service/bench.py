@@ -1,0 +1,131 @@
+"""`python -m service.bench` (make bench): latency, throughput and memory of the real gRPC server.
+
+Everything runs on this machine over loopback, bounded in count: an in-process server on port 0 with
+the registry's champion, the stock client stubs, and the same spaCy pipeline timed bare for reference."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from rich.console import Console
+from rich.table import Table
+
+from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
+from service.server import create_server, set_serving
+from training.serving import ModelSlot, ensure_served
+from training.settings import PROJECT_ROOT, load_settings
+
+SEED = PROJECT_ROOT / "seeds" / "corpus" / "000_549929fe5eb0465e.txt"
+SENTENCE = "This proposal is strongly opposed by Russia, the Kremlin said on Tuesday."
+
+
+def _rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _pct(xs: list[float], q: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
+
+
+def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
+    settings = load_settings(address="127.0.0.1:0")
+    served = ensure_served(settings)
+    text = SEED.read_text(encoding="utf-8")
+    nlp = served.model.nlp
+    n_tokens = len(nlp.make_doc(text))
+    out: dict = {"cpu_count": os.cpu_count(), "model_version": served.version, "seed_tokens": n_tokens}
+
+    bare = []
+    for _ in range(n_latency):
+        t0 = time.perf_counter()
+        with nlp.memory_zone():
+            nlp(text)
+        bare.append(time.perf_counter() - t0)
+    t0 = time.perf_counter()
+    with nlp.memory_zone():
+        for _ in nlp.pipe([text] * n_throughput):
+            pass
+    out["bare_pipe_docs_per_s"] = n_throughput / (time.perf_counter() - t0)
+
+    server, port, health = create_server(settings.address, ModelSlot(served), settings)
+    server.start()
+    set_serving(health, True)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
+            stub = stance_pb2_grpc.StanceServiceStub(ch)
+            req = stance_pb2.AnalyzeRequest(document_id="seed", text=text)
+            stub.Analyze(req, timeout=60)  # warm-up
+            lat = []
+            for _ in range(n_latency):
+                t0 = time.perf_counter()
+                stub.Analyze(req, timeout=60)
+                lat.append(time.perf_counter() - t0)
+            with ThreadPoolExecutor(clients) as pool:
+                t0 = time.perf_counter()
+                list(pool.map(lambda _: stub.Analyze(req, timeout=120), range(n_throughput)))
+                analyze_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            results = list(stub.AnalyzeStream(iter([req] * n_throughput), timeout=300))
+            stream_s = time.perf_counter() - t0
+            assert len(results) == n_throughput
+            sreq = stance_pb2.ClassifyStanceRequest(text=SENTENCE, holder="Russia",
+                                                    issue=stance_pb2.Issue(id="ukraine_nato_membership"))
+            with ThreadPoolExecutor(clients) as pool:
+                t0 = time.perf_counter()
+                list(pool.map(lambda _: stub.ClassifyStance(sreq, timeout=60), range(n_throughput * 4)))
+                stance_s = time.perf_counter() - t0
+            rss0 = _rss_mb()
+            for _ in range(n_memory):
+                stub.ClassifyStance(sreq, timeout=60)
+            rss1 = _rss_mb()
+    finally:
+        server.stop(grace=None)
+    out.update({
+        "bare_parse_p50_ms": 1000 * statistics.median(bare),
+        "analyze_p50_ms": 1000 * _pct(lat, 0.5), "analyze_p95_ms": 1000 * _pct(lat, 0.95),
+        "analyze_p99_ms": 1000 * _pct(lat, 0.99),
+        "analyze_docs_per_s": n_throughput / analyze_s, "analyze_tokens_per_s": n_throughput * n_tokens / analyze_s,
+        "stream_docs_per_s": n_throughput / stream_s,
+        "classify_stance_rps": n_throughput * 4 / stance_s,
+        "rss_mb_before": rss0, "rss_mb_after": rss1, "memory_requests": n_memory,
+    })
+    out["analyze_p50_over_bare_parse"] = out["analyze_p50_ms"] / out["bare_parse_p50_ms"]
+    out["rss_growth_pct"] = 100 * (rss1 - rss0) / rss0
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m service.bench", description=__doc__)
+    parser.add_argument("--latency-requests", type=int, default=50)
+    parser.add_argument("--throughput-requests", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--memory-requests", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    res = run(args.latency_requests, args.throughput_requests, args.clients, args.memory_requests)
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    table = Table(title=f"make bench: one server process, {args.clients} concurrent clients, {res['cpu_count']} CPUs")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for k, v in res.items():
+        table.add_row(k, f"{v:.2f}" if isinstance(v, float) else str(v))
+    Console(width=120).print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
