@@ -35,7 +35,10 @@ def test_first_run_logs_params_metrics_plots_and_model(store):
         assert 0.0 <= run.data.metrics[key] <= 1.0
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert "plots/confusion_stance_dev.png" in plots and "plots/reliability_stance_dev.png" in plots
-    assert run.inputs.dataset_inputs and run.inputs.dataset_inputs[0].dataset.digest == run.data.params["corpus_version"]
+    inputs = {i.dataset.name: i.dataset.digest for i in run.inputs.dataset_inputs}
+    assert inputs["seeds-corpus"] == run.data.params["corpus_version"]
+    if run.data.params["sentiment_extra"] == "newsmtsc":
+        assert "newsmtsc-train" in inputs
 
 
 def test_worse_challenger_is_registered_but_not_promoted(tmp_path, store):
