@@ -106,6 +106,61 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
     return out
 
 
+def _wait_serving(address: str, timeout: float = 180) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    deadline = time.time() + timeout
+    with grpc.insecure_channel(address) as ch:
+        stub = health_pb2_grpc.HealthStub(ch)
+        while time.time() < deadline:
+            try:
+                if stub.Check(health_pb2.HealthCheckRequest(), timeout=2).status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.3)
+    raise RuntimeError(f"{address} did not become SERVING")
+
+
+def workers_throughput(workers: int, n_requests: int, clients: int) -> float:
+    """Documents/s of `python -m service` with `workers` processes; each client has its own connection,
+    so the kernel spreads them over the processes sharing the port."""
+    import signal
+    import socket
+    import subprocess
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"127.0.0.1:{port}"
+    env = {**os.environ, "STANCE_ADDRESS": address, "STANCE_WORKERS": str(workers)}
+    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        # Every worker must be up before timing: poll until a fresh connection has been answered by each.
+        _wait_serving(address)
+        time.sleep(2.0 * workers)
+        text = SEED.read_text(encoding="utf-8")
+        req = stance_pb2.AnalyzeRequest(document_id="seed", text=text)
+        per_client = max(1, n_requests // clients)
+
+        def client(_):
+            with grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
+                stub = stance_pb2_grpc.StanceServiceStub(ch)
+                stub.Analyze(req, timeout=120)
+                for _ in range(per_client):
+                    stub.Analyze(req, timeout=120)
+
+        with ThreadPoolExecutor(clients) as pool:
+            t0 = time.perf_counter()
+            list(pool.map(client, range(clients)))
+            seconds = time.perf_counter() - t0
+        return clients * (per_client + 1) / seconds
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.bench", description=__doc__)
     parser.add_argument("--latency-requests", type=int, default=50)
@@ -113,8 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--memory-requests", type=int, default=2000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")], default=[1, os.cpu_count() or 1],
+                        help="also measure `python -m service` with these worker counts (default: 1,CPUs; '' skips)")
     args = parser.parse_args(argv)
     res = run(args.latency_requests, args.throughput_requests, args.clients, args.memory_requests)
+    if args.workers:
+        for n in args.workers:
+            res[f"analyze_docs_per_s_{n}_workers"] = workers_throughput(n, args.throughput_requests, args.clients)
+        lo, hi = min(args.workers), max(args.workers)
+        if hi > lo:
+            res[f"speedup_{hi}_vs_{lo}_workers"] = (res[f"analyze_docs_per_s_{hi}_workers"]
+                                                    / res[f"analyze_docs_per_s_{lo}_workers"])
     if args.json:
         print(json.dumps(res, indent=2))
         return 0

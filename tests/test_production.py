@@ -189,7 +189,8 @@ def _free_port() -> int:
 def test_sigterm_lets_in_flight_requests_finish(store, seed_text):
     port = _free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri, "STANCE_ADDRESS": f"127.0.0.1:{port}",
-           "STANCE_SEEDS_DIR": str(store.seeds_dir), "STANCE_RELOAD_SECONDS": "3600", "STANCE_GRACE_SECONDS": "30"}
+           "STANCE_SEEDS_DIR": str(store.seeds_dir), "STANCE_RELOAD_SECONDS": "3600", "STANCE_GRACE_SECONDS": "30",
+           "STANCE_WORKERS": "2"}
     proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

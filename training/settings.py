@@ -38,7 +38,9 @@ class Settings:
     max_text_chars: int = 100_000
     """STANCE_MAX_TEXT_CHARS: longest text accepted by one request (INVALID_ARGUMENT beyond)."""
     max_workers: int = 4
-    """STANCE_MAX_WORKERS: threads of the gRPC server's executor."""
+    """STANCE_MAX_WORKERS: threads of the gRPC server's executor (per worker process)."""
+    workers: int = os.cpu_count() or 1
+    """STANCE_WORKERS: server processes sharing the port (SO_REUSEPORT); default: the CPU count."""
     seed: int = 13
     """STANCE_SEED: random seed for training."""
     max_concurrent_rpcs: int = 16
@@ -71,6 +73,7 @@ _ENV = {
     "address": "STANCE_ADDRESS",
     "max_text_chars": "STANCE_MAX_TEXT_CHARS",
     "max_workers": "STANCE_MAX_WORKERS",
+    "workers": "STANCE_WORKERS",
     "seed": "STANCE_SEED",
     "max_concurrent_rpcs": "STANCE_MAX_CONCURRENT_RPCS",
     "max_stream_documents": "STANCE_MAX_STREAM_DOCUMENTS",

@@ -1,0 +1,95 @@
+"""The serving process(es): one server with health, metrics and hot reload, or several sharing a port."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import threading
+
+import prometheus_client
+
+from service.server import create_server, set_serving
+from training.serving import ModelSlot, ModelWatcher, ensure_served
+
+logger = logging.getLogger(__name__)
+
+
+def serve(settings) -> None:
+    slot = ModelSlot()
+    server, port, health_servicer = create_server(settings.address, slot, settings)
+    server.start()
+    if settings.metrics_port:
+        prometheus_client.start_http_server(settings.metrics_port, addr="127.0.0.1")
+        logger.info("metrics on http://127.0.0.1:%d/metrics", settings.metrics_port)
+    host = settings.address.rsplit(":", 1)[0]
+    logger.info("listening on %s:%d (NOT_SERVING until the model is loaded)", host, port)
+    stop = threading.Event()
+
+    def _stop(signum, frame):
+        logger.info("signal %d: shutting down", signum)
+        set_serving(health_servicer, False)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        slot.set(ensure_served(settings))
+    except Exception:
+        logger.exception("could not load or train a model; requests get UNAVAILABLE")
+    else:
+        set_serving(health_servicer, True)
+        served = slot.get()
+        logger.info("SERVING %s v%s on %s:%d", served.name, served.version, host, port)
+    watcher = ModelWatcher(settings, slot).start()
+    stop.wait()
+    # Health already says NOT_SERVING; new calls are refused, calls in flight get the grace period.
+    watcher.stop()
+    server.stop(grace=settings.grace_seconds).wait()
+    logger.info("stopped")
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def _worker(settings, index: int) -> None:
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker{index} %(name)s: %(message)s")
+    for noisy in ("mlflow", "alembic", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    serve(settings)
+
+
+def serve_workers(settings) -> int:
+    """Several server processes on one port (SO_REUSEPORT), each with its own model: the kernel spreads
+    connections over them. The parent trains first if needed, then only forwards SIGTERM/SIGINT."""
+    host, port = settings.address.rsplit(":", 1)
+    if port == "0":
+        port = str(_free_port(host))
+    ensure_served(settings)  # one training run at most, before the workers race for the registry
+    ctx = multiprocessing.get_context("spawn")
+    procs = []
+    for k in range(settings.workers):
+        worker_settings = dataclasses.replace(
+            settings, address=f"{host}:{port}", workers=1,
+            metrics_port=settings.metrics_port + k if settings.metrics_port else 0)
+        proc = ctx.Process(target=_worker, args=(worker_settings, k), name=f"stance-worker-{k}")
+        proc.start()
+        procs.append(proc)
+    logger.info("%d workers on %s:%s (pids %s)", len(procs), host, port, [p.pid for p in procs])
+
+    def _forward(signum, frame):
+        for proc in procs:
+            if proc.is_alive():
+                os.kill(proc.pid, signum)
+
+    signal.signal(signal.SIGTERM, _forward)
+    signal.signal(signal.SIGINT, _forward)
+    for proc in procs:
+        proc.join()
+    return max((p.exitcode or 0) for p in procs)
