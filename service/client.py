@@ -58,6 +58,73 @@ def print_analysis(resp: stance_pb2.AnalyzeResponse, console: Console) -> None:
     console.print(f"model {resp.model.name} v{resp.model.version} (@{resp.model.alias})")
 
 
+def read_batch(path: Path) -> list[tuple[str, str]]:
+    """(document_id, text) from a folder of .txt files or a JSONL file with `id` and `text` per line."""
+    if path.is_dir():
+        return [(p.name, p.read_text(encoding="utf-8")) for p in sorted(path.glob("*.txt"))]
+    docs = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+            docs.append((str(rec.get("id", lineno)), rec["text"]))
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise SystemExit(f"error: {path}:{lineno}: expected a JSON object with 'text' ({exc})")
+    return docs
+
+
+def summary_table(responses: list[stance_pb2.AnalyzeResponse]) -> Table:
+    """Actor-by-issue stance counts over a corpus: F favor, A against, N neutral."""
+    counts: dict[tuple[str, str], dict[str, int]] = {}
+    names: dict[str, str] = {}
+    for resp in responses:
+        names.update({a.id: a.name for a in resp.actors})
+        for s in resp.stances:
+            cell = counts.setdefault((s.actor_id, s.issue_id), {"favor": 0, "against": 0, "neutral": 0})
+            cell[_short(STANCE_NAMES[s.stance])] += 1
+    issues = sorted({i for _, i in counts}, key=lambda i: -sum(sum(c.values()) for (a, j), c in counts.items() if j == i))
+    actors = sorted({a for a, _ in counts}, key=lambda a: -sum(sum(c.values()) for (b, _), c in counts.items() if b == a))
+    table = Table(title=f"Stances across {len(responses)} documents (F favor / A against / N neutral)")
+    table.add_column("actor")
+    for issue in issues[:12]:
+        table.add_column(issue, justify="center")
+    for actor in actors[:40]:
+        row = []
+        for issue in issues[:12]:
+            c = counts.get((actor, issue))
+            row.append("" if not c else " ".join(f"{k[0].upper()}{v}" for k, v in c.items() if v))
+        table.add_row(names.get(actor, actor), *row)
+    return table
+
+
+def run_batch(stub, path: Path, out: Path | None, timeout: float, console: Console) -> int:
+    from rich.progress import Progress
+
+    docs = read_batch(path)
+    requests = (stance_pb2.AnalyzeRequest(document_id=doc_id, text=text) for doc_id, text in docs)
+    responses, errors = [], 0
+    sink = out.open("w", encoding="utf-8") if out else None
+    try:
+        with Progress(console=console) as progress:
+            task = progress.add_task("analysing", total=len(docs))
+            for resp in stub.AnalyzeStream(requests, timeout=timeout * max(1, len(docs))):
+                progress.advance(task)
+                if resp.error:
+                    errors += 1
+                    console.print(f"[yellow]{resp.document_id}: {resp.error}")
+                else:
+                    responses.append(resp)
+                if sink:
+                    sink.write(json.dumps(MessageToDict(resp, preserving_proto_field_name=True), ensure_ascii=False) + "\n")
+    finally:
+        if sink:
+            sink.close()
+    console.print(summary_table(responses))
+    console.print(f"{len(responses)} analysed, {errors} with errors" + (f"; responses in {out}" if out else ""))
+    return 0 if not errors else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m service.client", description=__doc__)
     parser.add_argument("--address", default="127.0.0.1:50051", help="server host:port")
@@ -74,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     se = sub.add_parser("sentiment", help="sentiment of the text toward a target")
     se.add_argument("file", type=Path)
     se.add_argument("--target", default="")
+    ba = sub.add_parser("batch", help="a folder of .txt files or a JSONL file (id, text), streamed, with a summary")
+    ba.add_argument("path", type=Path)
+    ba.add_argument("--out", type=Path, help="write every response as JSONL here")
     sub.add_parser("issues", help="list the issue taxonomy")
     sub.add_parser("info", help="which model is serving")
     args = parser.parse_args(argv)
@@ -89,6 +159,8 @@ def main(argv: list[str] | None = None) -> int:
     with grpc.insecure_channel(args.address) as channel:
         stub = stance_pb2_grpc.StanceServiceStub(channel)
         try:
+            if args.command == "batch":
+                return run_batch(stub, args.path, args.out, args.timeout, console)
             if args.command == "analyze":
                 resp = stub.Analyze(stance_pb2.AnalyzeRequest(
                     document_id=str(args.file), text=read(args.file), issues=[parse_issue(s) for s in args.issue]),

@@ -242,3 +242,61 @@ def test_fuzz_never_internal(stub, text, issue_list, holder):
             call()
         except grpc.RpcError as exc:
             assert exc.code() in allowed, (exc.code(), exc.details())
+
+
+@pytest.mark.skipif(subprocess.run(["which", "openssl"], capture_output=True).returncode != 0,
+                    reason="openssl is needed to make a test certificate")
+def test_tls(make_server, tmp_path):
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+    address = make_server(tls_cert=str(cert), tls_key=str(key))
+    port = address.rsplit(":", 1)[1]
+    creds = grpc.ssl_channel_credentials(root_certificates=cert.read_bytes())
+    with grpc.secure_channel(f"localhost:{port}", creds) as ch:
+        assert stance_pb2_grpc.StanceServiceStub(ch).GetModelInfo(stance_pb2.GetModelInfoRequest(), timeout=10).version
+    with grpc.insecure_channel(f"localhost:{port}") as ch:  # plaintext is refused
+        with pytest.raises(grpc.RpcError) as err:
+            stance_pb2_grpc.StanceServiceStub(ch).GetModelInfo(stance_pb2.GetModelInfoRequest(), timeout=5)
+        assert err.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def _rss_mb() -> float:
+    with open(f"/proc/{os.getpid()}/status") as f:
+        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
+
+
+def test_soak_concurrent_clients_no_errors_flat_memory(stub, seed_text):
+    """20 s of four clients mixing Analyze and ClassifyStance: zero errors, memory within 10%."""
+    texts = [seed_text[: 400 + 97 * k] for k in range(10)]
+    errors, done, stop = [], [0], threading.Event()
+
+    def client(k):
+        n = 0
+        while not stop.is_set():
+            try:
+                if n % 3:
+                    stub.ClassifyStance(stance_pb2.ClassifyStanceRequest(
+                        text="This proposal is strongly opposed by Russia.", holder="Russia",
+                        issue=stance_pb2.Issue(id="ukraine_nato_membership")), timeout=30)
+                else:
+                    stub.Analyze(_request(texts[(k + n) % len(texts)], str(n)), timeout=30)
+                done[0] += 1
+            except grpc.RpcError as exc:
+                errors.append(exc.code())
+            n += 1
+
+    for _ in range(20):  # warm up before the baseline
+        stub.Analyze(_request(texts[0]), timeout=30)
+    before = _rss_mb()
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(20)
+    stop.set()
+    for t in threads:
+        t.join()
+    after = _rss_mb()
+    assert errors == [] and done[0] > 50
+    assert after < before * 1.10, (before, after)

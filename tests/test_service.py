@@ -154,3 +154,22 @@ def test_cli_client_prints_stance_table(server, seed_text, tmp_path, capsys):
 
     data = json.loads(capsys.readouterr().out)
     assert any(s["actor_id"] == "russia" and s["stance"] == "STANCE_AGAINST" for s in data["stances"])
+
+
+def test_cli_batch_over_a_folder_prints_the_actor_by_issue_table(server, tmp_path, capsys):
+    import json
+
+    from service.client import main
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "a.txt").write_text("Hungary blocked the new sanctions package against Russia on Monday.")
+    (folder / "b.txt").write_text("Poland strongly supports new sanctions on Russia, its foreign minister said.")
+    (folder / "empty.txt").write_text("   ")
+    out = tmp_path / "out.jsonl"
+    assert main(["--address", server, "batch", str(folder), "--out", str(out)]) == 1  # one document failed
+    printed = capsys.readouterr().out
+    assert "Stances across 2 documents" in printed and "sanctions_on_russia" in printed
+    assert "empty.txt" in printed and "2 analysed, 1 with errors" in printed
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["document_id"] for r in rows] == ["a.txt", "b.txt", "empty.txt"]
