@@ -122,7 +122,7 @@ def _wait_serving(address: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{address} did not become SERVING")
 
 
-def workers_throughput(workers: int, n_requests: int, clients: int) -> float:
+def workers_throughput(workers: int, seconds: float, clients: int) -> float:
     """Documents/s of `python -m service` with `workers` processes; each client has its own connection,
     so the kernel spreads them over the processes sharing the port."""
     import signal
@@ -142,23 +142,75 @@ def workers_throughput(workers: int, n_requests: int, clients: int) -> float:
         time.sleep(2.0 * workers)
         text = SEED.read_text(encoding="utf-8")
         req = stance_pb2.AnalyzeRequest(document_id="seed", text=text)
-        per_client = max(1, n_requests // clients)
+        # Fixed time, not a fixed count: connections are spread by hash, so one worker may get more of them;
+        # counting what all of them complete in the same window measures the capacity of the whole set.
+        t_end = time.perf_counter() + seconds
 
-        def client(_):
+        def client(_) -> int:
+            done = 0
             with grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
                 stub = stance_pb2_grpc.StanceServiceStub(ch)
                 stub.Analyze(req, timeout=120)
-                for _ in range(per_client):
+                while time.perf_counter() < t_end:
                     stub.Analyze(req, timeout=120)
+                    done += 1
+            return done
 
+        t0 = time.perf_counter()
         with ThreadPoolExecutor(clients) as pool:
-            t0 = time.perf_counter()
-            list(pool.map(client, range(clients)))
-            seconds = time.perf_counter() - t0
-        return clients * (per_client + 1) / seconds
+            total = sum(pool.map(client, range(clients)))
+        return total / (time.perf_counter() - t0)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+
+
+def mlflow_serve_rps(n_requests: int, clients: int) -> float:
+    """The same champion behind `mlflow models serve` (REST, one uvicorn worker): ClassifyStance-equivalent
+    requests/s through the pyfunc signature (text, holder, issue), for comparison with our gRPC path."""
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+
+    settings = load_settings()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    bin_dir = str(PROJECT_ROOT / ".venv" / "bin")  # mlflow starts `uvicorn` from PATH
+    env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    cmd = [str(PROJECT_ROOT / ".venv" / "bin" / "mlflow"), "models", "serve", "-m",
+           f"models:/{settings.model_name}@{settings.model_alias}", "--env-manager", "local", "-w", "1",
+           "-h", "127.0.0.1", "-p", str(port)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    body = json.dumps({"dataframe_records": [{"text": SENTENCE, "holder": "Russia",
+                                              "issue": "ukraine_nato_membership"}]}).encode()
+    try:
+        deadline = time.time() + 180
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/ping", timeout=2)
+                break
+            except OSError:
+                if time.time() > deadline or proc.poll() is not None:
+                    raise RuntimeError("mlflow models serve did not start")
+                time.sleep(0.5)
+
+        def post(_):
+            req = urllib.request.Request(f"{url}/invocations", data=body, headers={"Content-Type": "application/json"})
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                json.loads(resp.read())
+
+        post(0)
+        with ThreadPoolExecutor(clients) as pool:
+            t0 = time.perf_counter()
+            list(pool.map(post, range(n_requests)))
+            return n_requests / (time.perf_counter() - t0)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,13 +220,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--memory-requests", type=int, default=2000)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--worker-seconds", type=float, default=20.0, help="measuring window per worker count")
+    parser.add_argument("--no-mlflow-serve", dest="mlflow_serve", action="store_false",
+                        help="skip the comparison with `mlflow models serve` (REST)")
     parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")], default=[1, os.cpu_count() or 1],
                         help="also measure `python -m service` with these worker counts (default: 1,CPUs; '' skips)")
     args = parser.parse_args(argv)
     res = run(args.latency_requests, args.throughput_requests, args.clients, args.memory_requests)
+    if args.mlflow_serve:
+        res["mlflow_models_serve_rps"] = mlflow_serve_rps(args.throughput_requests * 4, args.clients)
+        res["grpc_over_mlflow_serve"] = res["classify_stance_rps"] / res["mlflow_models_serve_rps"]
     if args.workers:
         for n in args.workers:
-            res[f"analyze_docs_per_s_{n}_workers"] = workers_throughput(n, args.throughput_requests, args.clients)
+            res[f"analyze_docs_per_s_{n}_workers"] = workers_throughput(n, args.worker_seconds, 2 * args.clients)
         lo, hi = min(args.workers), max(args.workers)
         if hi > lo:
             res[f"speedup_{hi}_vs_{lo}_workers"] = (res[f"analyze_docs_per_s_{hi}_workers"]
