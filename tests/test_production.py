@@ -226,7 +226,7 @@ issues = st.lists(st.builds(stance_pb2.Issue, id=st.text(max_size=12), name=st.t
                             phrases=st.lists(st.text(max_size=30), max_size=3)), max_size=3)
 
 
-@hsettings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@hsettings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(text=texts, issue_list=issues, holder=st.text(max_size=20))
 def test_fuzz_never_internal(stub, text, issue_list, holder):
     """Random texts, issues and holders: the answer is a result or a documented client error, never INTERNAL."""
@@ -300,3 +300,44 @@ def test_soak_concurrent_clients_no_errors_flat_memory(stub, seed_text):
     after = _rss_mb()
     assert errors == [] and done[0] > 50
     assert after < before * 1.10, (before, after)
+
+
+@pytest.mark.parametrize("text", [
+    "Russia\x00 opposes\x07 the plan.\x1b[31m",                      # control characters
+    "Россия выступает против членства Украины в НАТО.",               # Cyrillic
+    "中国反对对台军售。北京表示强烈不满。",                                  # Chinese
+    "عارضت إسرائيل وقف إطلاق النار في غزة.",                          # Arabic, right to left
+    "x" * 50_000,                                                    # one very long token
+    "Hungary opposes the sanctions. " * 3000,                        # long but within the limit
+    "\u200b\u200b\ufeff",                                            # only invisible characters
+])
+def test_unusual_text_gets_an_answer_or_a_clear_error(stub, text):
+    try:
+        resp = stub.Analyze(_request(text), timeout=120)
+        for a in resp.actors:
+            for m in a.mentions:
+                assert text[m.start:m.end] == m.text
+    except grpc.RpcError as exc:
+        assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT, exc.details()
+
+
+@pytest.mark.parametrize("issue, code", [
+    (stance_pb2.Issue(id="x", phrases=["ok", "p" * 500]), grpc.StatusCode.INVALID_ARGUMENT),
+    (stance_pb2.Issue(id=" ", name="blank id"), grpc.StatusCode.INVALID_ARGUMENT),
+    (stance_pb2.Issue(id="nope"), grpc.StatusCode.NOT_FOUND),
+])
+def test_malformed_ad_hoc_issues(stub, issue, code):
+    for call in (lambda: stub.Analyze(_request("Russia opposes it.", issues=[issue]), timeout=30),
+                 lambda: stub.ClassifyStance(stance_pb2.ClassifyStanceRequest(text="Russia opposes it.", issue=issue),
+                                             timeout=30)):
+        with pytest.raises(grpc.RpcError) as err:
+            call()
+        assert err.value.code() == code
+
+
+def test_cancelled_stream_leaves_the_server_serving(stub, seed_text):
+    calls = stub.AnalyzeStream(iter([_request(seed_text, str(i)) for i in range(50)]), timeout=120)
+    first = next(calls)
+    calls.cancel()
+    assert first.document_id == "0"
+    assert stub.GetModelInfo(stance_pb2.GetModelInfoRequest(), timeout=10).version

@@ -58,6 +58,43 @@ def _evaluate(args, settings) -> int:
     return 0
 
 
+def _compare(args, settings) -> int:
+    """Train on part of the train split (articles whose id starts with a prefix) and on all of it; score
+    both on dev and test. Nothing is registered: this answers "did the corpus growth help?"."""
+    import json
+
+    from training.corpus import load_corpus
+    from training.evaluate import evaluate_model
+    from training.model import StanceModel
+    from training.registry import ActorRegistry, Taxonomy
+    from training.train import TrainConfig, _add_extra_sentiment, build_examples, fit_classifiers, parse_corpus
+
+    import mlflow
+
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    corpus = load_corpus(settings.seeds_dir)
+    model = StanceModel(ActorRegistry.from_jsonl(settings.seeds_dir / "actors.jsonl"), Taxonomy(corpus.issues), None)
+    parsed = parse_corpus(model, corpus.documents, settings.cache_dir)
+    train = corpus.split("train")
+    subset = [d for d in train if d.id.split("_")[0] in args.prefixes]
+    keys = ["stance_macro_f1", "triple_precision", "triple_recall", "triple_f1", "tone_macro_f1",
+            "sentiment_macro_f1", "holder_accuracy"]
+    out = {}
+    exp = mlflow.set_experiment(f"{settings.experiment}-corpus-comparison")
+    with mlflow.start_run(experiment_id=exp.experiment_id):  # dataset inputs are logged into a throwaway run
+        for name, docs in ((f"subset ({','.join(args.prefixes)})", subset), ("full train split", train)):
+            ex = build_examples(docs, parsed, settings.seed, TrainConfig().neutral_sentiment_ratio)
+            _add_extra_sentiment(model, settings, TrainConfig(), ex)
+            model.classifiers = fit_classifiers(ex, TrainConfig(), settings.seed)
+            row: dict[str, float] = {"train_articles": len(docs)}
+            for split in ("dev", "test"):
+                m = evaluate_model(model, corpus.split(split), parsed, prefix=split).metrics
+                row.update({f"{split}_{k}": round(m[f"{split}_{k}"], 3) for k in keys})
+            out[name] = row
+    print(json.dumps(out, indent=2))
+    return 0
+
+
 def _benchmark(args, settings) -> int:
     from training.benchmark import run_benchmarks
 
@@ -81,6 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--no-promote", action="store_true", help="register the new version but never move the alias")
     ev = sub.add_parser("evaluate", help="figures of the current champion on a corpus split")
     ev.add_argument("--split", default="dev", choices=["train", "dev", "test"])
+    cp = sub.add_parser("compare", help="train on a subset of the train split vs all of it; dev and test figures")
+    cp.add_argument("--prefixes", type=lambda v: v.split(","), default=["000", "rua", "mde", "asi", "glo"],
+                    help="article-id prefixes of the subset (default: the first corpus)")
     bm = sub.add_parser("benchmark", help="public datasets: our pipeline vs baseline vs published figure")
     bm.add_argument("--only", action="append", choices=["newsmtsc", "vast", "ruw", "ibm"], help="run just these")
     bm.add_argument("--C", type=float, default=1.0)
@@ -94,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return {"train": _train, "evaluate": _evaluate, "benchmark": _benchmark}[args.command](args, settings)
+    return {"train": _train, "evaluate": _evaluate, "benchmark": _benchmark, "compare": _compare}[args.command](
+        args, settings)
 
 
 if __name__ == "__main__":

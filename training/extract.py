@@ -8,7 +8,6 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from spacy.matcher import PhraseMatcher
-from spacy.strings import hash_string
 from spacy.tokens import Doc, Span, Token
 
 from training.corpus import Issue
@@ -108,7 +107,7 @@ class IssueFinder:
         self.issues = dict(issues)
         self.matcher = self._matcher(issues.values())
         # Match ids resolved without the StringStore: strings a request adds vanish with its memory zone.
-        self.key_of = {hash_string(i): i for i in issues}
+        self.key_of = {self._key(i): i for i in issues}
         self.phrase_words = {i.id: _phrase_words(i) for i in issues.values()}
 
     def _matcher(self, issues) -> PhraseMatcher:
@@ -119,6 +118,11 @@ class IssueFinder:
             phrases = list(issue.phrases) or [issue.name]
             matcher.add(issue.id, list(self.nlp.tokenizer.pipe(phrases)))
         return matcher
+
+    def _key(self, issue_id: str) -> int:
+        """The matcher's id for an issue (spaCy symbols like "ORTH" map to small ints, not to their hash),
+        stored permanently: issue ids are labels, not text, and cached matchers outlive memory zones."""
+        return self.nlp.vocab.strings.add(issue_id, allow_transient=False)
 
     @functools.lru_cache(maxsize=256)
     def _extra_matchers(self, key: tuple) -> tuple[PhraseMatcher, PhraseMatcher]:
@@ -141,7 +145,7 @@ class IssueFinder:
         extra_ids: set[str] = set()
         if extra:
             extra_ids = set(extra)
-            extra_keys = {hash_string(i): i for i in extra}
+            extra_keys = {self._key(i): i for i in extra}
             key = tuple((i.id, i.name, tuple(i.phrases)) for i in extra.values())
             # Caller-defined phrases also match inflected forms ("companies" for the topic "company").
             for matcher in self._extra_matchers(key):
