@@ -33,6 +33,14 @@ def _check_deadline(context: grpc.ServicerContext) -> None:
         context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the work could start")
 
 
+def _abort(context: grpc.ServicerContext, exc: Exception, name: str) -> None:
+    """Called from an except block: a domain error aborts with its status, anything else with INTERNAL."""
+    if isinstance(exc, StanceError):
+        context.abort(status_for(exc), str(exc))
+    logger.exception("unhandled error in %s", name)
+    context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
+
+
 def handle_errors(method):
     """Domain errors abort with their own status and message; anything else is INTERNAL, logged with traceback."""
 
@@ -41,11 +49,8 @@ def handle_errors(method):
         _check_deadline(context)
         try:
             return method(self, request, context)
-        except StanceError as exc:
-            context.abort(status_for(exc), str(exc))
-        except Exception:
-            logger.exception("unhandled error in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
+        except Exception as exc:
+            _abort(context, exc, method.__name__)
 
     return wrapper
 
@@ -58,10 +63,7 @@ def handle_stream_errors(method):
         _check_deadline(context)
         try:
             yield from method(self, request_iterator, context)
-        except StanceError as exc:
-            context.abort(status_for(exc), str(exc))
-        except Exception:
-            logger.exception("unhandled error in %s", method.__name__)
-            context.abort(grpc.StatusCode.INTERNAL, "internal error; the server log has the details")
+        except Exception as exc:
+            _abort(context, exc, method.__name__)
 
     return wrapper
