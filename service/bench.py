@@ -218,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-requests", type=int, default=50)
     parser.add_argument("--throughput-requests", type=int, default=60)
     parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--memory-requests", type=int, default=2000)
+    parser.add_argument("--memory-requests", type=int, default=10_000)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker-seconds", type=float, default=20.0, help="measuring window per worker count")
     parser.add_argument("--no-mlflow-serve", dest="mlflow_serve", action="store_false",

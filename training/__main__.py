@@ -21,7 +21,7 @@ SHOWN = ["dev_score", "dev_stance_macro_f1", "dev_stance_favor_f1", "dev_stance_
 def _train(args, settings) -> int:
     from training.train import TrainConfig, run_training
 
-    cfg = TrainConfig(C=args.C, sentiment_C=args.sentiment_C)
+    cfg = TrainConfig(C=args.C, sentiment_C=args.sentiment_C, search=args.search)
     result = run_training(settings, cfg, promote=not args.no_promote)
     console = Console()
     table = Table(title=f"run {result.run_id} -> {settings.model_name} v{result.version}")
@@ -113,9 +113,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training", description="Train and evaluate the stance models.")
     sub = parser.add_subparsers(dest="command", required=True)
     tr = sub.add_parser("train", help="one MLflow run: fit on train, evaluate on dev, register, gate promotion")
-    tr.add_argument("--C", type=float, default=1.0, help="inverse regularisation of the stance/tone classifiers")
+    tr.add_argument("--C", type=float, default=1.0,
+                    help="inverse regularisation of the stance/tone classifiers (stance: the search picks it)")
     tr.add_argument("--sentiment-C", type=float, default=1.0, help="inverse regularisation of the sentiment classifier")
     tr.add_argument("--no-promote", action="store_true", help="register the new version but never move the alias")
+    tr.add_argument("--no-search", dest="search", action="store_false",
+                    help="use --C as given instead of choosing it by 5-fold cross-validation grouped by article")
     ev = sub.add_parser("evaluate", help="figures of the current champion on a corpus split")
     ev.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     cp = sub.add_parser("compare", help="train on a subset of the train split vs all of it; dev and test figures")

