@@ -79,11 +79,20 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
         def read() -> None:
             try:
                 for req in request_iterator:
-                    pending.put(req)
+                    while True:  # a full queue must not park this thread forever once the call is gone
+                        try:
+                            pending.put(req, timeout=1.0)
+                            break
+                        except queue.Full:
+                            if not context.is_active():
+                                return
             except Exception:  # the client cancelled or the deadline passed: stop reading
                 pass
             finally:
-                pending.put(_END)
+                try:
+                    pending.put_nowait(_END)
+                except queue.Full:
+                    pass
 
         threading.Thread(target=read, name="stream-reader", daemon=True).start()
         seen, done = 0, False

@@ -36,6 +36,10 @@ class ModelSlot:
             raise ModelUnavailableError("no model is loaded yet; wait for the health check to report SERVING")
         return served
 
+    def peek(self) -> ServedModel | None:
+        """The model being served, or None (no error): for the reload check."""
+        return self._served
+
     def set(self, served: ServedModel) -> None:
         with self._lock:
             self._served = served
@@ -107,7 +111,7 @@ class ModelWatcher:
                 self.settings.model_name, self.settings.model_alias)
         except MlflowException:
             return False
-        current = self.slot._served
+        current = self.slot.peek()
         if current is not None and current.version == str(version.version):
             return False
         served = load_served(self.settings)
