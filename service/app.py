@@ -52,7 +52,8 @@ def serve(settings) -> None:
     logger.info("stopped")
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody listens on right now (the OS picks it)."""
     with socket.socket() as sock:
         sock.bind((host, 0))
         return sock.getsockname()[1]
@@ -70,7 +71,7 @@ def serve_workers(settings) -> int:
     connections over them. The parent trains first if needed, then only forwards SIGTERM/SIGINT."""
     host, port = settings.address.rsplit(":", 1)
     if port == "0":
-        port = str(_free_port(host))
+        port = str(free_port(host))
     ensure_served(settings)  # one training run at most, before the workers race for the registry
     ctx = multiprocessing.get_context("spawn")
     procs = []

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
+from service.app import free_port
 from service.server import create_server, set_serving
 from training.serving import ModelSlot, ensure_served
 from training.settings import PROJECT_ROOT, load_settings
@@ -26,7 +27,8 @@ SEED = PROJECT_ROOT / "seeds" / "corpus" / "000_549929fe5eb0465e.txt"
 SENTENCE = "This proposal is strongly opposed by Russia, the Kremlin said on Tuesday."
 
 
-def _rss_mb() -> float:
+def rss_mb() -> float:
+    """Resident memory of this process in MB (Linux)."""
     with open(f"/proc/{os.getpid()}/status") as f:
         for line in f:
             if line.startswith("VmRSS:"):
@@ -86,10 +88,10 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
                 t0 = time.perf_counter()
                 list(pool.map(lambda _: stub.ClassifyStance(sreq, timeout=60), range(n_throughput * 4)))
                 stance_s = time.perf_counter() - t0
-            rss0 = _rss_mb()
+            rss0 = rss_mb()
             for _ in range(n_memory):
                 stub.ClassifyStance(sreq, timeout=60)
-            rss1 = _rss_mb()
+            rss1 = rss_mb()
     finally:
         server.stop(grace=None)
     out.update({
@@ -126,13 +128,9 @@ def workers_throughput(workers: int, seconds: float, clients: int) -> float:
     """Documents/s of `python -m service` with `workers` processes; each client has its own connection,
     so the kernel spreads them over the processes sharing the port."""
     import signal
-    import socket
     import subprocess
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    address = f"127.0.0.1:{port}"
+    address = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "STANCE_ADDRESS": address, "STANCE_WORKERS": str(workers)}
     proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -169,14 +167,11 @@ def mlflow_serve_rps(n_requests: int, clients: int) -> float:
     """The same champion behind `mlflow models serve` (REST, one uvicorn worker): ClassifyStance-equivalent
     requests/s through the pyfunc signature (text, holder, issue), for comparison with our gRPC path."""
     import signal
-    import socket
     import subprocess
     import urllib.request
 
     settings = load_settings()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     bin_dir = str(PROJECT_ROOT / ".venv" / "bin")  # mlflow starts `uvicorn` from PATH
     env = {**os.environ, "MLFLOW_TRACKING_URI": settings.tracking_uri, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     cmd = [str(PROJECT_ROOT / ".venv" / "bin" / "mlflow"), "models", "serve", "-m",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,6 +17,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
+from service.app import free_port
+from service.bench import rss_mb
 from service.server import create_server, set_serving
 from training.serving import ModelSlot, ModelWatcher
 from training.settings import PROJECT_ROOT
@@ -180,14 +181,8 @@ def test_hot_reload_under_load_drops_nothing(store, served):
     assert slot.get().version == str(new)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sigterm_lets_in_flight_requests_finish(store, seed_text):
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri, "STANCE_ADDRESS": f"127.0.0.1:{port}",
            "STANCE_SEEDS_DIR": str(store.seeds_dir), "STANCE_RELOAD_SECONDS": "3600", "STANCE_GRACE_SECONDS": "30",
            "STANCE_WORKERS": "2"}
@@ -262,11 +257,6 @@ def test_tls(make_server, tmp_path):
         assert err.value.code() == grpc.StatusCode.UNAVAILABLE
 
 
-def _rss_mb() -> float:
-    with open(f"/proc/{os.getpid()}/status") as f:
-        return next(int(line.split()[1]) / 1024 for line in f if line.startswith("VmRSS:"))
-
-
 def test_soak_concurrent_clients_no_errors_flat_memory(stub, seed_text):
     """20 s of four clients mixing Analyze and ClassifyStance: zero errors, memory within 10%."""
     texts = [seed_text[: 400 + 97 * k] for k in range(10)]
@@ -289,7 +279,7 @@ def test_soak_concurrent_clients_no_errors_flat_memory(stub, seed_text):
 
     for _ in range(20):  # warm up before the baseline
         stub.Analyze(_request(texts[0]), timeout=30)
-    before = _rss_mb()
+    before = rss_mb()
     threads = [threading.Thread(target=client, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
@@ -297,7 +287,7 @@ def test_soak_concurrent_clients_no_errors_flat_memory(stub, seed_text):
     stop.set()
     for t in threads:
         t.join()
-    after = _rss_mb()
+    after = rss_mb()
     assert errors == [] and done[0] > 50
     assert after < before * 1.10, (before, after)
 

@@ -44,16 +44,16 @@ def _evaluate(args, settings) -> int:
 
     from training.corpus import load_corpus
     from training.evaluate import evaluate_model
-    from training.train import load_champion
+    from training.serving import load_served
 
     mlflow.set_tracking_uri(settings.tracking_uri)
-    model, version = load_champion(settings)
-    if model is None:
+    served = load_served(settings)
+    if served is None:
         print(f"no model at {settings.model_name}@{settings.model_alias}; run `make train` first", file=sys.stderr)
         return 1
     docs = load_corpus(settings.seeds_dir).split(args.split)
-    metrics = evaluate_model(model, docs, prefix=args.split).metrics
-    print(json.dumps({"model_version": version.version, "split": args.split, "documents": len(docs),
+    metrics = evaluate_model(served.model, docs, prefix=args.split).metrics
+    print(json.dumps({"model_version": served.version, "split": args.split, "documents": len(docs),
                       **{k: round(v, 4) for k, v in metrics.items()}}, indent=2))
     return 0
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import warnings
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -232,10 +230,11 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, C: float 
             rows.append(Row(name, "-", "-", None, None, "", note=f"skipped: {data_file} not found"))
             continue
         if path is None:
-            from training.train import load_champion
+            from training.serving import load_served
 
             path = FeaturePath(settings)
-            path.champion = load_champion(settings)[0]
+            champion = load_served(settings)
+            path.champion = champion.model if champion else None
         t0 = time.perf_counter()
         try:
             result = BENCHMARKS[name](path, settings.datasets_dir, C, settings.seed, limit)
@@ -252,26 +251,15 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, C: float 
 def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: int | None, seconds: float,
              data_file: Path, digest: str) -> None:
     import mlflow
-    import pandas as pd
 
-    from training.train import _git_commit
+    from training.datasets import file_dataset
+    from training.train import _git_commit, ensure_experiment
 
-    exp_name = f"benchmark-{name}"
-    exp = mlflow.get_experiment_by_name(exp_name)
-    if exp is None:
-        settings.artifact_root.mkdir(parents=True, exist_ok=True)
-        exp_id = mlflow.create_experiment(exp_name, artifact_location=settings.artifact_root.resolve().as_uri())
-    else:
-        exp_id = exp.experiment_id
+    exp_id = ensure_experiment(settings, f"benchmark-{name}")
     with mlflow.start_run(experiment_id=exp_id):
         mlflow.log_params({"C": C, "limit": limit or 0, "seed": settings.seed, "dataset_digest": digest})
         mlflow.set_tags({"git_commit": _git_commit(), "dataset": str(data_file)})
-        # The dataset is referenced by path and digest; its texts stay where they are.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # mlflow: "source can be interpreted in multiple ways"
-            dataset = mlflow.data.from_pandas(pd.DataFrame({"file": [str(data_file)]}), source=str(data_file),
-                                              name=name, digest=digest)
-        mlflow.log_input(dataset, context="benchmark")
+        mlflow.log_input(file_dataset(data_file, name), context="benchmark")
         metrics = {"seconds": seconds}
         for r in rows:
             key = f"{r.split}".replace(" ", "_").replace(",", "").replace("(", "").replace(")", "").replace("/", "_")

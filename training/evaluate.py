@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -59,7 +58,7 @@ def expected_calibration_error(correct: list[bool], conf: list[float], bins: int
 def evaluate_model(model: StanceModel, docs: list[Document], parsed: dict[str, Extraction] | None = None,
                    prefix: str = "dev") -> Evaluation:
     """Run the model's own path over `docs` and compare with the gold annotation."""
-    from training.train import align_actors, gold_pair_candidate, gold_mention_spans, parse_corpus
+    from training.train import align_actors, gold_pair_candidate, parse_corpus
 
     if parsed is None:
         parsed = parse_corpus(model, docs)

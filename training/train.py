@@ -8,8 +8,7 @@ import logging
 import random
 import tempfile
 import time
-import warnings
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,12 +17,13 @@ from sklearn.feature_extraction import DictVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from training.corpus import Corpus, Document, load_corpus
+from training.corpus import Document, load_corpus
 from training.evaluate import evaluate_model
 from training.extract import Candidate, Extraction, Mention
 from training.features import stance_features, target_features
 from training.model import NONE, Classifiers, StanceModel
 from training.registry import ActorRegistry, Taxonomy
+from training.serving import load_served
 from training.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -310,29 +310,16 @@ def _plots(ev, out: Path) -> list[Path]:
     return paths
 
 
-def load_champion(settings: Settings) -> tuple[StanceModel | None, object | None]:
-    """The model behind the alias, with its registry version, or (None, None) if there is none."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.exceptions import MlflowException
-
-    client = MlflowClient()
-    try:
-        version = client.get_model_version_by_alias(settings.model_name, settings.model_alias)
-    except MlflowException:
-        return None, None
-    pyfunc = mlflow.pyfunc.load_model(f"models:/{settings.model_name}@{settings.model_alias}")
-    return pyfunc.unwrap_python_model().model, version
-
-
-def ensure_experiment(settings: Settings) -> str:
+def ensure_experiment(settings: Settings, name: str | None = None) -> str:
+    """The id of experiment `name` (default: the training experiment), created under the artifact root."""
     import mlflow
 
-    exp = mlflow.get_experiment_by_name(settings.experiment)
+    name = name or settings.experiment
+    exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
     settings.artifact_root.mkdir(parents=True, exist_ok=True)
-    return mlflow.create_experiment(settings.experiment, artifact_location=settings.artifact_root.resolve().as_uri())
+    return mlflow.create_experiment(name, artifact_location=settings.artifact_root.resolve().as_uri())
 
 
 def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bool = True) -> TrainResult:
@@ -407,16 +394,16 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
         client = MlflowClient()
         version = mlflow.register_model(info.model_uri, settings.model_name).version
         client.set_model_version_tag(settings.model_name, version, GATE_METRIC, f"{metrics[GATE_METRIC]:.4f}")
-        champion, champ_version = load_champion(settings)
+        champion = load_served(settings)
         champ_metrics = None
         if champion is None:
             promoted, reason = True, "no champion yet"
         else:
-            champ_metrics = evaluate_model(champion, dev_docs, prefix="dev").metrics
+            champ_metrics = evaluate_model(champion.model, dev_docs, prefix="dev").metrics
             new, old = metrics[GATE_METRIC], champ_metrics[GATE_METRIC]
             promoted = new > old
-            reason = (f"{GATE_METRIC} {new:.4f} > champion v{champ_version.version} {old:.4f}" if promoted else
-                      f"{GATE_METRIC} {new:.4f} does not beat champion v{champ_version.version} {old:.4f}")
+            reason = (f"{GATE_METRIC} {new:.4f} > champion v{champion.version} {old:.4f}" if promoted else
+                      f"{GATE_METRIC} {new:.4f} does not beat champion v{champion.version} {old:.4f}")
             mlflow.log_metric("champion_dev_score", old)
         if promoted and promote:
             client.set_registered_model_alias(settings.model_name, settings.model_alias, version)
@@ -430,10 +417,9 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
 def _add_extra_sentiment(model: StanceModel, settings: Settings, cfg: TrainConfig, examples: Examples) -> list[str]:
     """Append public target-sentiment data (NewsMTSC train) to the sentiment examples; log it as an input."""
     import mlflow
-    import pandas as pd
 
     from training.benchmark import FeaturePath
-    from training.datasets import DatasetMissing, file_digest, load_newsmtsc
+    from training.datasets import DatasetMissing, file_dataset, load_newsmtsc
 
     used = []
     if "newsmtsc" in cfg.sentiment_extra:
@@ -445,12 +431,8 @@ def _add_extra_sentiment(model: StanceModel, settings: Settings, cfg: TrainConfi
         path = FeaturePath(settings, model)
         examples.sent_X.extend(path.target_feats(data, "newsmtsc-train"))
         examples.sent_y.extend(e.label for e in data)
-        source = settings.datasets_dir / "newsmtsc" / "train.jsonl"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # mlflow: "source can be interpreted in multiple ways"
-            dataset = mlflow.data.from_pandas(pd.DataFrame({"file": [str(source)]}), source=str(source),
-                                              name="newsmtsc-train", digest=file_digest(source))
-        mlflow.log_input(dataset, context="training-sentiment")
+        mlflow.log_input(file_dataset(settings.datasets_dir / "newsmtsc" / "train.jsonl", "newsmtsc-train"),
+                         context="training-sentiment")
         used.append("newsmtsc")
     return used
 
