@@ -153,3 +153,62 @@ def test_phrase_word_anaphora(pipeline):
 def test_unknown_places_that_do_not_act_are_not_actors(pipeline):
     ex = _extract(pipeline, "Russian forces advanced near Pokrovsk, Ukrainian officials said.")
     assert not any("pokrovsk" in a for a in ex.actors)
+
+
+def _texts(ex, actor_id):
+    return {m.text for m in ex.actors[actor_id].mentions}
+
+
+def test_apposition_role_is_a_mention_of_the_person(pipeline):
+    ex = _extract(pipeline, "Tomasz Siemoniak, the interior minister, defended the border controls on Monday.")
+    (aid,) = [a for a in ex.actors if "siemoniak" in a]
+    assert "the interior minister" in _texts(ex, aid)
+
+
+def test_role_before_the_name_is_a_mention(pipeline):
+    ex = _extract(pipeline, "The union is divided. Its president, Cesar Loza, said the union could accept a phase-out.")
+    (aid,) = [a for a in ex.actors if "loza" in a]
+    assert "Its president" in _texts(ex, aid)
+
+
+def test_role_phrase_refers_back_to_the_actor_that_carries_the_role(pipeline):
+    ex = _extract(pipeline, "The CGIL union called a general strike on Friday. Later the union said it would "
+                            "oppose higher military spending.")
+    (aid,) = [a for a in ex.actors if "cgil" in a]
+    assert "the union" in _texts(ex, aid)
+
+
+def test_the_government_is_the_country_of_the_person_speaking(pipeline):
+    ex = _extract(pipeline, "Germany's Foreign Minister Johann Wadephul met reporters in Munich. "
+                            "Wadephul said the government was examining all options.")
+    assert "the government" in _texts(ex, "germany")
+
+
+def test_role_phrase_without_an_antecedent_is_not_an_actor(pipeline):
+    ex = _extract(pipeline, "The party said it would vote against the budget.")
+    assert not any(m.text == "The party" for a in ex.actors.values() for m in a.mentions)
+
+
+def test_names_the_recogniser_misses_are_found_from_their_context(pipeline):
+    ex = _extract(pipeline, "Ararat Mirzoyan, the foreign minister, has defended the transit corridor. "
+                            "Lord Carlile has joined the critics of the bill.")
+    names = {a.name for a in ex.actors.values()}
+    assert "Ararat Mirzoyan" in names and any("Carlile" in n for n in names)
+
+
+def test_later_surname_mentions_are_found(pipeline):
+    ex = _extract(pipeline, "South Korea's national security adviser Wi Sung-lac spoke in Seoul. "
+                            "\"A freeze is a first step,\" Wi said.")
+    (aid,) = [a for a in ex.actors if a.startswith("wi_")]
+    assert sum(m.text == "Wi" for m in ex.actors[aid].mentions) == 1
+
+
+def test_group_subjects_become_group_actors(pipeline):
+    ex = _extract(pipeline, "In Meghri, opinion is divided. Many residents welcome the railway, but some farmers "
+                            "oppose the corridor.")
+    assert {"residents", "farmers"} <= {a.name for a in ex.actors.values() if a.kind == "group"}
+
+
+def test_singular_nationality_noun_is_not_a_group(pipeline):
+    ex = _extract(pipeline, "Smotrich has ruled out a Palestinian state as the price of any deal.")
+    assert not any(a.kind == "group" for a in ex.actors.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -10,6 +11,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from training.corpus import Document
 from training.extract import Extraction
+from training.nlp import is_heading_line
 from training.model import NONE, SENTIMENT_LABELS, STANCE_LABELS, StanceModel, _three_way
 
 logger = logging.getLogger(__name__)
@@ -142,6 +144,13 @@ def _maximal(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     return out
 
 
+def _on_section_heading(doc, start: int, end: int) -> bool:
+    """Gold names are listed per actor, so their occurrences on section headings and datelines are found too;
+    the guidelines (rule 7) say those are not actors, so they are not counted as mentions to find."""
+    span = doc.char_span(start, end, alignment_mode="expand")
+    return span is not None and span.start_char > 0 and doc.text.rfind("\n", 0, start) != -1 and is_heading_line(span)
+
+
 def extraction_metrics(model: StanceModel, docs: list[Document], parsed: dict[str, Extraction],
                        prefix: str) -> dict[str, float]:
     """Actors (mention and entity level, with alias merging), holder accuracy, issue-mention recall."""
@@ -150,10 +159,11 @@ def extraction_metrics(model: StanceModel, docs: list[Document], parsed: dict[st
     mp = mg = m_tp_p = m_tp_r = 0
     ep = eg = e_tp_p = e_tp_r = 0
     holder_ok = holder_n = issue_ok = 0
+    attributed = attributed_ok = 0
     for doc in docs:
         ex = parsed[doc.id]
         gold_all = gold_mention_spans(doc)
-        gold = _maximal(gold_all)
+        gold = [g for g in _maximal(gold_all) if not _on_section_heading(ex.doc, g[0], g[1])]
         pred = [m for a in ex.actors.values() for m in a.mentions if m.via != "pronoun"]
         mp += len(pred)
         mg += len(gold)
@@ -164,21 +174,34 @@ def extraction_metrics(model: StanceModel, docs: list[Document], parsed: dict[st
         eg += len(doc.actors)
         e_tp_p += len(set(mapping.values()))  # a gold actor split into two predicted ones counts once
         e_tp_r += len(set(mapping.values()) & set(doc.actors))
-        if doc.stances:
-            probs = model.stance_proba(ex.candidates) if model.classifiers else [{} for _ in ex.candidates]
-            for st in doc.stances:
-                holder_n += 1
-                if any(h.issue_id == st.issue and h.start < st.end and st.start < h.end for h in ex.issue_hits):
-                    issue_ok += 1
-                inside = [(c, p) for c, p in zip(ex.candidates, probs)
-                          if c.issue_id == st.issue and c.sent.start_char < st.end and st.start < c.sent.end_char]
-                if inside:
-                    chosen = min(inside, key=lambda cp: cp[1].get(NONE, 0.0))[0]
-                    holder_ok += holder_gold_actor(doc, chosen, mapping, gold_all) == st.actor
+        if not doc.stances:
+            continue
+        probs = model.stance_proba(ex.candidates) if model.classifiers else [{} for _ in ex.candidates]
+        # Who the pipeline says holds a position: candidates the classifier does not call "no stance".
+        holders_at: dict[tuple[str, int, int], set[str | None]] = defaultdict(set)
+        for c, p in zip(ex.candidates, probs):
+            if p and max(p, key=p.get) != NONE:
+                holders_at[(c.issue_id, c.sent.start_char, c.sent.end_char)].add(holder_gold_actor(doc, c, mapping, gold_all))
+        seen: set[tuple[str, int, int]] = set()
+        for st in doc.stances:
+            holder_n += 1
+            if any(h.issue_id == st.issue and h.start < st.end and st.start < h.end for h in ex.issue_hits):
+                issue_ok += 1
+            keys = {(c.issue_id, c.sent.start_char, c.sent.end_char) for c in ex.candidates
+                    if c.issue_id == st.issue and c.sent.start_char < st.end and st.start < c.sent.end_char}
+            holder_ok += any(st.actor in holders_at[k] for k in keys)
+            for k in keys - seen:
+                seen.add(k)
+                gold_here = {g.actor for g in doc.stances if g.issue == k[0] and g.start < k[2] and k[1] < g.end}
+                attributed += len(holders_at[k])
+                attributed_ok += len(holders_at[k] & gold_here)
     out: dict[str, float] = {}
     for name, vals in (("actor_mention", _prf(m_tp_p, mp, m_tp_r, mg)), ("actor_entity", _prf(e_tp_p, ep, e_tp_r, eg))):
         for k, v in zip(("precision", "recall", "f1"), vals):
             out[f"{prefix}_{name}_{k}"] = v
+    # Holder accuracy: the gold holder is among those the pipeline attributes a stance on the issue in the
+    # evidence sentence; holder precision: the share of those attributions that are gold holders there.
     out[f"{prefix}_holder_accuracy"] = holder_ok / holder_n if holder_n else 0.0
+    out[f"{prefix}_holder_precision"] = attributed_ok / attributed if attributed else 0.0
     out[f"{prefix}_issue_mention_recall"] = issue_ok / holder_n if holder_n else 0.0
     return out

@@ -10,7 +10,9 @@ from dataclasses import dataclass, field
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc, Span, Token
 
+from training import nominals
 from training.corpus import Issue
+from training.nlp import is_heading_line
 from training.registry import ActorRegistry, normalize_alias, slug
 
 logger = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class Mention:
     tok_start: int
     tok_end: int
     actor_id: str = ""
-    via: str = "ner"  # ner | registry | demonym | pronoun
+    via: str = "ner"  # ner | registry | demonym | pronoun | quote | appos | role | group
 
 
 @dataclass
@@ -271,29 +273,26 @@ class ActorFinder:
     def find(self, doc: Doc) -> dict[str, Actor]:
         actors: dict[str, Actor] = {}
         surnames: dict[str, str] = {}
-        for ent in doc.ents:
-            if ent.label_ not in ACTOR_LABELS:
-                continue
+        # First words of names, for family-name-first names ("Wi Sung-lac" ... "Wi said"); surnames win.
+        first_words: dict[str, str] = {}
+        names = [(ent, ent.label_) for ent in doc.ents if ent.label_ in ACTOR_LABELS]
+        names += [(n.span, n.label) for n in nominals.unlabelled_names(doc, set(), is_heading_line)]
+        for ent, label in sorted(names, key=lambda x: x[0].start):
             span = _strip_possessive(ent)
             if span is None:
                 continue
-            actor_id, via, name, kind = self._resolve(span, ent.label_, surnames)
+            actor_id, via, name, kind = self._resolve(span, label, surnames)
             if not actor_id:
                 continue
-            actor = actors.get(actor_id)
-            if actor is None:
-                known = self.registry.actors.get(actor_id)
-                if known:
-                    actor = Actor(actor_id, known.name, known.kind, known.affiliation)
-                else:
-                    actor = Actor(actor_id, name, kind)
-                actors[actor_id] = actor
+            actor = self._actor(actors, actor_id, name, kind)
             actor.mentions.append(Mention(span.start_char, span.end_char, span.text, span.start, span.end, actor_id, via))
             if actor.kind == "person":
                 for part in name.split()[-1:]:
                     surnames.setdefault(part, actor_id)
                 if via != "registry" and len(span) > 1:
                     surnames.setdefault(span[-1].text, actor_id)
+                    if span[0].lower_ not in nominals.ROLES | nominals.HONORIFICS:
+                        first_words.setdefault(span[0].text, actor_id)
         for aid in [aid for aid, a in actors.items() if aid not in self.registry.actors and a.kind == "country"]:
             # Unknown places ("Pokrovsk") are actors only when they act: subject, agent or possessor.
             if not any(doc[m.tok_start:m.tok_end].root.dep_ in ("nsubj", "nsubjpass", "poss") or
@@ -301,14 +300,82 @@ class ActorFinder:
                 del actors[aid]
         for aid in [aid for aid, a in actors.items() if a.kind in ("country", "organization")]:
             # Named only as a modifier ("US proposals", "EU membership"): a description, not an actor here.
+            # A modifier of a role noun names the body that acts ("The CGIL union", "US officials").
             if all(doc[m.tok_start:m.tok_end].root.dep_ in ("compound", "amod", "nmod", "npadvmod")
-                   and m.via != "demonym" for m in actors[aid].mentions):
+                   and m.via != "demonym" and not nominals.role_of(doc[m.tok_start:m.tok_end].root.head)
+                   for m in actors[aid].mentions):
                 del actors[aid]
+        covered = _covered(actors)
+        for tok, aid in nominals.surname_tokens(doc, {**first_words, **surnames}, covered):
+            if aid in actors:
+                actors[aid].mentions.append(Mention(tok.idx, tok.idx + len(tok), tok.text, tok.i, tok.i + 1, aid, "ner"))
         self._affiliations(doc, actors)
+        self._descriptions(doc, actors)
         self._pronouns(doc, actors)
         for a in actors.values():
             a.mentions.sort(key=lambda m: m.start)
         return actors
+
+    def _actor(self, actors: dict[str, Actor], actor_id: str, name: str, kind: str) -> Actor:
+        actor = actors.get(actor_id)
+        if actor is None:
+            known = self.registry.actors.get(actor_id)
+            actor = Actor(actor_id, known.name, known.kind, known.affiliation) if known else Actor(actor_id, name, kind)
+            actors[actor_id] = actor
+        return actor
+
+    def _descriptions(self, doc: Doc, actors: dict[str, Actor]) -> None:
+        """Mentions by description: appositions ("X, the interior minister"), role phrases that refer back
+        ("the party", "the vice premier", "this country") and group subjects ("Many residents")."""
+        covered = _covered(actors)
+        roles: dict[str, set[str]] = defaultdict(set)
+        for a in list(actors.values()):
+            known = self.registry.actors.get(a.id)
+            if known:
+                roles[a.id] |= {w.lower() for alias in (known.name, *known.aliases, *known.roles)
+                                for w in alias.split() if w.lower() in nominals.ROLES}
+            for m in list(a.mentions):
+                span = doc[m.tok_start:m.tok_end]
+                roles[a.id] |= nominals.role_words(span)
+                for appos in nominals.apposition_spans(doc, span.root, covered):
+                    a.mentions.append(_mention(appos, a.id, "appos"))
+                    covered.update(range(appos.start, appos.end))
+                    roles[a.id] |= {t.lemma_.lower() for t in appos if t.lemma_.lower() in nominals.ROLES}
+        first_at = {aid: min(m.tok_start for m in a.mentions) for aid, a in actors.items()}
+        for span, head in nominals.role_descriptions(doc, covered):
+            aid = self._refer_back(doc, actors, roles, span, head)
+            if aid and first_at[aid] < head.i:
+                actors[aid].mentions.append(_mention(span, aid, "role"))
+                covered.update(range(span.start, span.end))
+        for span, name in nominals.group_phrases(doc, covered):
+            actor = self._actor(actors, slug(name), name, "group")
+            actor.mentions.append(_mention(span, actor.id, "group"))
+
+    def _refer_back(self, doc: Doc, actors: dict[str, Actor], roles: dict[str, set[str]], span: Span,
+                    head: Token) -> str | None:
+        """The actor a role phrase refers to: the latest one earlier in the text carrying that role
+        ("the union" after "The CGIL union"); for "the government" or "this country" without one, the
+        country of a person in the sentence, else the country mentioned most so far."""
+        lemma, kind = head.lemma_.lower(), nominals.role_of(head)
+        latest: dict[str, int] = {}
+        for a in actors.values():
+            before = [m.tok_start for m in a.mentions if m.tok_start < head.i and m.via != "pronoun"]
+            if before:
+                latest[a.id] = max(before)
+        carrying = [aid for aid in latest if lemma in roles.get(aid, ())
+                    and (actors[aid].kind == "person") == (kind == "person")]
+        if carrying:
+            return max(carrying, key=latest.get)
+        if kind != "state":
+            return None
+        countries = {aid for aid in latest if actors[aid].kind == "country"}
+        for m in sorted((m for a in actors.values() for m in a.mentions), key=lambda m: -m.tok_start):
+            if m.tok_start < head.i and doc[m.tok_start].sent == head.sent:
+                aff = actors[m.actor_id].affiliation
+                if aff in countries:
+                    return aff
+        counts = Counter({aid: sum(m.tok_start < head.i for m in actors[aid].mentions) for aid in countries})
+        return counts.most_common(1)[0][0] if counts else None
 
     def _resolve(self, span: Span, label: str, surnames: dict[str, str]) -> tuple[str, str, str, str]:
         if span.root.ent_id_ and span.root.ent_id_ in self.registry.actors:
@@ -325,7 +392,9 @@ class ActorFinder:
                 return "", "", "", ""
         if label == "NORP":
             head = span.root.head
-            if head.lemma_.lower() in GROUP_NOUNS | GOVERNMENT_NOUNS and head.i == span.end:
+            # "European partners", "Arab states": a plural group; "a Palestinian state" is no actor.
+            plural_group = head.lemma_.lower() in GROUP_NOUNS and head.tag_ == "NNS"
+            if (plural_group or head.lemma_.lower() in GOVERNMENT_NOUNS) and head.i == span.end:
                 name = f"{text} {head.text}"
                 return slug(text) + "_group", "demonym", name, "group"
             return "", "", "", ""
@@ -401,6 +470,14 @@ class ActorFinder:
             subjects = [b for b in before if b[2]]
             aid = (subjects or before)[-1][1]
             actors[aid].mentions.append(Mention(tok.idx, tok.idx + len(tok.text), tok.text, tok.i, tok.i + 1, aid, "pronoun"))
+
+
+def _covered(actors: dict[str, Actor]) -> set[int]:
+    return {i for a in actors.values() for m in a.mentions for i in range(m.tok_start, m.tok_end)}
+
+
+def _mention(span: Span, actor_id: str, via: str) -> Mention:
+    return Mention(span.start_char, span.end_char, span.text, span.start, span.end, actor_id, via)
 
 
 def _strip_possessive(ent: Span) -> Span | None:

@@ -33,20 +33,30 @@ def heading_filter(doc: Doc) -> Doc:
     """Drop entities on heading lines ("Russian Stance and Battlefield Context"): short, verbless, unpunctuated."""
     keep = []
     for ent in doc.ents:
-        line_start = doc.text.rfind("\n", 0, ent.start_char) + 1
-        line_end = doc.text.find("\n", ent.end_char)
-        line_end = len(doc.text) if line_end == -1 else line_end
-        line = doc.char_span(line_start, line_end, alignment_mode="expand")
-        if line is not None and _is_heading(line.text, line):
+        if _line_of(ent)[0] == 0 and ent.ent_id_ and not _is_dateline(doc, ent, 0):
             # The headline (first line) is title-cased text, not a section heading: keep the actors the
             # registry knows there, drop the statistical model's guesses ("Chinese Firms", "Vows Response").
-            if not (line_start == 0 and ent.ent_id_):
-                continue
-        if _is_dateline(doc, ent, line_start):
-            continue
-        keep.append(ent)
+            keep.append(ent)
+        elif not is_heading_line(ent):
+            keep.append(ent)
     doc.ents = keep
     return doc
+
+
+def _line_of(span) -> tuple[int, int]:
+    """Character offsets of the line `span` starts on (an entity may swallow the line break after it)."""
+    text = span.doc.text
+    start = text.rfind("\n", 0, span.start_char) + 1
+    end = text.find("\n", span.start_char)
+    return start, len(text) if end == -1 else end
+
+
+def is_heading_line(span) -> bool:
+    """Whether `span` sits on a heading line (or is the dateline's place)."""
+    doc = span.doc
+    line_start, line_end = _line_of(span)
+    line = doc.char_span(line_start, line_end, alignment_mode="expand")
+    return (line is not None and _is_heading(line.text, line)) or _is_dateline(doc, span, line_start)
 
 
 def _is_dateline(doc: Doc, ent, line_start: int) -> bool:

@@ -13,8 +13,12 @@ logger = logging.getLogger(__name__)
 
 
 def pipeline_key(nlp: Language) -> str:
-    """Changes whenever the pipeline would parse differently (package version, components, ruler patterns)."""
+    """Changes whenever the pipeline would parse differently (package version, components and their code,
+    ruler patterns)."""
+    from training import nlp as components
+
     h = hashlib.sha256(f"{nlp.meta.get('name')}-{nlp.meta.get('version')}-{nlp.pipe_names}".encode())
+    h.update(Path(components.__file__).read_bytes())
     if "entity_ruler" in nlp.pipe_names:
         for p in sorted(str(p) for p in nlp.get_pipe("entity_ruler").patterns):
             h.update(p.encode())

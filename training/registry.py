@@ -18,6 +18,8 @@ class KnownActor:
     affiliation: str
     aliases: tuple[str, ...]
     demonyms: tuple[str, ...] = ()
+    # Role nouns that refer back to this actor once it is named ("party" for the Kuomintang).
+    roles: tuple[str, ...] = ()
 
 
 @dataclass
@@ -38,7 +40,7 @@ class ActorRegistry:
                 obj = json.loads(line)
                 actor = KnownActor(
                     obj["id"], obj["name"], obj["kind"], obj.get("affiliation", ""),
-                    tuple(obj["aliases"]), tuple(obj.get("demonyms", ())),
+                    tuple(obj["aliases"]), tuple(obj.get("demonyms", ())), tuple(obj.get("roles", ())),
                 )
             except (json.JSONDecodeError, KeyError, TypeError) as exc:
                 raise ValueError(f"{path}:{lineno}: bad actor record ({exc})") from exc
