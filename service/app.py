@@ -6,11 +6,14 @@ import dataclasses
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import threading
 
 import prometheus_client
+from prometheus_client import multiprocess
 
 from service.server import create_server, set_serving
 from training.serving import ModelSlot, ModelWatcher, ensure_served
@@ -73,12 +76,20 @@ def serve_workers(settings) -> int:
     if port == "0":
         port = str(free_port(host))
     ensure_served(settings)  # one training run at most, before the workers race for the registry
+    metrics_dir = None
+    if settings.metrics_port:
+        # One endpoint for all workers: each worker writes its counters to files in a shared directory
+        # (prometheus_client's multiprocess mode), the parent serves their sum.
+        metrics_dir = tempfile.mkdtemp(prefix="stance-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        registry = prometheus_client.CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=metrics_dir)
+        prometheus_client.start_http_server(settings.metrics_port, addr="127.0.0.1", registry=registry)
+        logger.info("metrics of all workers on http://127.0.0.1:%d/metrics", settings.metrics_port)
     ctx = multiprocessing.get_context("spawn")
     procs = []
     for k in range(settings.workers):
-        worker_settings = dataclasses.replace(
-            settings, address=f"{host}:{port}", workers=1,
-            metrics_port=settings.metrics_port + k if settings.metrics_port else 0)
+        worker_settings = dataclasses.replace(settings, address=f"{host}:{port}", workers=1, metrics_port=0)
         proc = ctx.Process(target=_worker, args=(worker_settings, k), name=f"stance-worker-{k}")
         proc.start()
         procs.append(proc)
@@ -93,4 +104,8 @@ def serve_workers(settings) -> int:
     signal.signal(signal.SIGINT, _forward)
     for proc in procs:
         proc.join()
+        if metrics_dir:
+            multiprocess.mark_process_dead(proc.pid, path=metrics_dir)
+    if metrics_dir:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
     return max((p.exitcode or 0) for p in procs)

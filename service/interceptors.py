@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 REQUESTS = Counter("stance_requests_total", "gRPC calls by method and status code", ["method", "code"])
 LATENCY = Histogram("stance_request_seconds", "gRPC call latency by method", ["method"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
-IN_FLIGHT = Gauge("stance_requests_in_flight", "gRPC calls being processed")
+# With several workers (prometheus_client multiprocess mode) the served value is the sum over live workers.
+IN_FLIGHT = Gauge("stance_requests_in_flight", "gRPC calls being processed", multiprocess_mode="livesum")
 
 # Health checks and reflection stay open so orchestrators and tools work without the token.
 PUBLIC_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")

@@ -212,3 +212,35 @@ def test_group_subjects_become_group_actors(pipeline):
 def test_singular_nationality_noun_is_not_a_group(pipeline):
     ex = _extract(pipeline, "Smotrich has ruled out a Palestinian state as the price of any deal.")
     assert not any(a.kind == "group" for a in ex.actors.values())
+
+
+def _features_by_holder(pipeline, text, issue_id):
+    from training.features import stance_features
+
+    ex = _extract(pipeline, text)
+    return {c.actor_id: stance_features(c) for c in ex.candidates if c.issue_id == issue_id}
+
+
+def test_reporter_of_another_actors_position_is_marked(pipeline):
+    feats = _features_by_holder(pipeline, "Kyiv says Moscow rejects Ukraine's membership in NATO.",
+                                "ukraine_nato_membership")
+    assert feats["ukraine"].get("attr_reports_other") == 1
+    assert feats["russia"].get("attr_subject_of_clause=0") == 1 and "attr_reports_other" not in feats["russia"]
+
+
+def test_second_conjunct_acts_like_the_first(pipeline):
+    feats = _features_by_holder(pipeline, "Ukraine and its European partners advocate for Ukraine's membership "
+                                          "in NATO.", "ukraine_nato_membership")
+    group = next(f for aid, f in feats.items() if aid != "ukraine")
+    assert group.get("h_conj") == 1
+    assert group.get("attr_subject_of_clause=0") == feats["ukraine"].get("attr_subject_of_clause=0") == 1
+
+
+def test_issue_worded_its_own_way_is_what_the_main_verb_is_about(pipeline):
+    from training.extract import implicit_issue_hit
+
+    ex = _extract(pipeline, "This proposal to admit Ukraine into NATO is strongly opposed by Russia.")
+    (mention,) = ex.actors["russia"].mentions
+    sent = ex.doc[mention.tok_start].sent
+    hit = implicit_issue_hit(sent, mention, "ukraine_nato_membership")
+    assert hit.text.startswith("This proposal") and hit.anaphoric and "Russia" not in hit.text

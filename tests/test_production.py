@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -182,10 +183,11 @@ def test_hot_reload_under_load_drops_nothing(store, served):
 
 
 def test_sigterm_lets_in_flight_requests_finish(store, seed_text):
-    port = free_port()
+    """Two workers on one port: one metrics endpoint counts the calls of both; SIGTERM under load loses none."""
+    port, metrics_port = free_port(), free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri, "STANCE_ADDRESS": f"127.0.0.1:{port}",
            "STANCE_SEEDS_DIR": str(store.seeds_dir), "STANCE_RELOAD_SECONDS": "3600", "STANCE_GRACE_SECONDS": "30",
-           "STANCE_WORKERS": "2"}
+           "STANCE_WORKERS": "2", "STANCE_METRICS_PORT": str(metrics_port)}
     proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -202,6 +204,13 @@ def test_sigterm_lets_in_flight_requests_finish(store, seed_text):
                 assert time.time() < deadline, "server did not become SERVING"
                 time.sleep(0.3)
             stub = stance_pb2_grpc.StanceServiceStub(ch)
+            for _ in range(6):  # new channels, so the kernel spreads them over both workers
+                with grpc.insecure_channel(f"127.0.0.1:{port}") as other:
+                    stance_pb2_grpc.StanceServiceStub(other).ListIssues(stance_pb2.ListIssuesRequest(), timeout=30)
+            scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+            counted = sum(float(line.rsplit(" ", 1)[1]) for line in scraped.splitlines()
+                          if line.startswith("stance_requests_total{") and 'method="ListIssues"' in line)
+            assert counted == 6, scraped
             with ThreadPoolExecutor(3) as pool:
                 futures = [pool.submit(stub.Analyze, _request(seed_text * 6, str(i)), timeout=120) for i in range(3)]
                 time.sleep(0.3)

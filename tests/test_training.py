@@ -41,6 +41,19 @@ def test_first_run_logs_params_metrics_plots_and_model(store):
         assert "newsmtsc-train" in inputs
 
 
+def test_sentiment_task_has_its_own_experiment_linked_to_the_model_run(store):
+    mlflow.set_tracking_uri(store.tracking_uri)
+    client = MlflowClient()
+    version = client.get_model_version_by_alias(store.model_name, store.model_alias)
+    experiment = client.get_experiment_by_name(f"{store.experiment}-sentiment")
+    (run,) = client.search_runs([experiment.experiment_id], f"tags.stance_run_id = '{version.run_id}'")
+    assert run.info.status == "FINISHED" and run.data.tags["model_version"] == version.version
+    assert 0.0 <= run.data.metrics["dev_sentiment_macro_f1"] <= 1.0 and run.data.metrics["dev_sentiment_records"] > 0
+    assert not any(k.startswith("dev_stance") for k in run.data.metrics)
+    assert run.data.params["corpus_version"] == client.get_run(version.run_id).data.params["corpus_version"]
+    assert "plots/confusion_sentiment_dev.png" in {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+
+
 def test_worse_challenger_is_registered_but_not_promoted(tmp_path, store):
     settings = make_settings(tmp_path)
     first = run_training(settings)

@@ -15,7 +15,8 @@ logger = logging.getLogger(__name__)
 
 SHOWN = ["dev_score", "dev_stance_macro_f1", "dev_stance_favor_f1", "dev_stance_against_f1", "dev_stance_neutral_f1",
          "dev_triple_precision", "dev_triple_recall", "dev_triple_f1", "dev_pair_f1", "dev_tone_macro_f1",
-         "dev_sentiment_macro_f1", "dev_stance_ece"]
+         "dev_sentiment_macro_f1", "dev_stance_ece", "dev_actor_mention_f1", "dev_actor_entity_f1",
+         "dev_holder_accuracy", "dev_holder_precision", "dev_issue_mention_recall"]
 
 
 def _train(args, settings) -> int:

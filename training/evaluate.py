@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from sklearn.metrics import precision_recall_fscore_support
 
 from training.corpus import Document
 from training.extract import Extraction
@@ -25,9 +25,6 @@ class Evaluation:
     stance_conf: list[float] = field(default_factory=list)
     sentiment_true: list[str] = field(default_factory=list)
     sentiment_pred: list[str] = field(default_factory=list)
-
-    def stance_confusion(self) -> np.ndarray:
-        return confusion_matrix(self.stance_true, self.stance_pred, labels=list(STANCE_LABELS))
 
 
 def per_class(prefix: str, y_true: list[str], y_pred: list[str], labels: tuple[str, ...]) -> dict[str, float]:

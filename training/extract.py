@@ -582,6 +582,22 @@ def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit]) -
     return out
 
 
+def implicit_issue_hit(sent: Span, holder: Mention, issue_id: str) -> IssueHit | None:
+    """The caller names the issue but the sentence words it its own way ("This proposal to admit Ukraine into
+    NATO is opposed by Russia"): the issue is the phrase the main verb is about (passive subject, object,
+    subject other than the holder, clausal complement), as an anaphoric mention."""
+    doc = sent.doc
+    inside_holder = set(range(holder.tok_start, holder.tok_end))
+    for dep in ("nsubjpass", "dobj", "nsubj", "attr", "ccomp", "xcomp", "prep"):
+        for child in sent.root.children:
+            subtree = range(child.left_edge.i, child.right_edge.i + 1)
+            if child.dep_ == dep and not inside_holder & set(subtree):
+                span = doc[child.left_edge.i:child.right_edge.i + 1]
+                return IssueHit(issue_id, span.start_char, span.end_char, span.text, child.i, child.i + 1,
+                                anaphoric=True, scope=(span.start, span.end))
+    return None
+
+
 def author_candidates(doc: Doc, hits: list[IssueHit], issue_id: str) -> list[Candidate]:
     """The author as holder: one candidate per sentence mentioning the issue, else the whole text."""
     cands = [Candidate(doc, doc[h.tok_start:h.tok_end].sent, None, h) for h in hits if h.issue_id == issue_id]

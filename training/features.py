@@ -70,6 +70,56 @@ def _path(a: Token, b: Token) -> tuple[list[Token], list[Token], Token | None]:
     return up, down, lca
 
 
+FIRST_PERSON = {"i", "we", "me", "us", "my", "our"}
+SUBJECTS = ("nsubj", "nsubjpass")
+
+
+def conj_head(t: Token) -> Token:
+    """The first conjunct: "Ukraine and its European partners advocate" -> partners acts like Ukraine."""
+    while t.dep_ == "conj" and t.head.i != t.i:
+        t = t.head
+    return t
+
+
+def acting_token(t: Token) -> Token:
+    """The token that acts for a mention: "European" in "European partners" acts through "partners", "CGIL"
+    in "The CGIL union" through "union"."""
+    while t.dep_ in ("amod", "compound") and t.head.pos_ in ("NOUN", "PROPN") and t.head.i != t.i:
+        t = t.head
+    return t
+
+
+def _clauses_above(t: Token) -> list[Token]:
+    """The verbs (and the root) that govern `t`, nearest first: the clauses a position could sit in."""
+    out = []
+    for a in t.ancestors:
+        if a.pos_ in ("VERB", "AUX") or a.dep_ == "ROOT":
+            out.append(a)
+    return out
+
+
+def attribution_features(h: Token, i: Token, f: dict[str, float]) -> None:
+    """Where the holder stands relative to the clauses that govern the issue: the subject of the nearest
+    one ("Russia rejects X"), the reporter of someone else's position ("Kyiv says Moscow rejects X": Kyiv's
+    clause is above a clause with its own subject), a possessor ("Putin's willingness for talks"), or off
+    the path."""
+    clauses = _clauses_above(i)
+    for k, verb in enumerate(clauses):
+        subjects = [conj_head(c) for c in verb.children if c.dep_ in SUBJECTS]
+        subjects += [g for c in verb.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"]
+        if h in subjects:
+            f[f"attr_subject_of_clause={min(k, 2)}"] = 1
+            nearer = [v for v in clauses[:k] if any(c.dep_ in SUBJECTS and c.tag_ not in ("WDT", "WP")
+                                                   for c in v.children)]
+            if nearer:
+                f["attr_reports_other"] = 1
+            return
+        if h.dep_ == "poss" and h.head.head.i == verb.i:
+            f[f"attr_possessor_in_clause={min(k, 2)}"] = 1
+            return
+    f["attr_off_path"] = 1
+
+
 def _add_lexicon(f: dict[str, float], prefix: str, tokens, negated: bool) -> None:
     for t in tokens:
         lem = _lemma(t)
@@ -123,8 +173,16 @@ def stance_features(c: Candidate) -> dict[str, float]:
             f["i_head_neg"] = 1
     else:
         f["no_issue"] = 1
+    if h is not None and i is not None and h.sent.start == i.sent.start:
+        actor = acting_token(h)
+        attribution_features(conj_head(actor), i, f)
+        if actor.dep_ == "conj":
+            f["h_conj"] = 1
+    if c.holder is not None and c.holder.via == "quote" and any(t.lower_ in FIRST_PERSON for t in sent):
+        # '"We want the curbs gone," Greer said': the speaker talks about their own side.
+        f["quote_first_person"] = 1
     if h is not None and i is not None:
-        up, down, lca = _path(h, i)
+        up, down, lca = _path(conj_head(h), i)
         if lca is not None:
             steps = [f"{t.dep_}^" for t in up] + [f"v{t.dep_}" for t in reversed(down)]
             f[f"path={' '.join(steps[:5])}"] = 1

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 
 from training.corpus import Issue
 from training.errors import InvalidInputError, NotFoundError, StanceError
-from training.extract import Candidate, Extraction, Extractor, Mention, author_candidates
+from training.extract import Candidate, Extraction, Extractor, Mention, author_candidates, implicit_issue_hit
 from training.features import stance_features, target_features
 from training.nlp import build_nlp
 from training.registry import ActorRegistry, Taxonomy, normalize_alias
@@ -264,9 +264,13 @@ class StanceModel:
                 actor_id = self._find_holder(ex, holder)
                 cands = [c for c in ex.candidates if c.actor_id == actor_id and c.issue_id == issue.id]
                 if not cands:
-                    # The holder and the issue are never in one sentence: judge the holder's sentences.
-                    ments = ex.actors[actor_id].mentions
-                    cands = [Candidate(doc, doc[m.tok_start:m.tok_end].sent, m, None) for m in ments[:5]]
+                    # The issue is not named in the holder's sentences: what their main verb is about stands
+                    # for it ("This proposal ... is opposed by Russia").
+                    ments = [m for m in ex.actors[actor_id].mentions if m.via != "quote"][:5]
+                    cands = []
+                    for m in ments:
+                        sent = doc[m.tok_start:m.tok_end].sent
+                        cands.append(Candidate(doc, sent, m, implicit_issue_hit(sent, m, issue.id)))
             else:
                 cands = author_candidates(doc, ex.issue_hits, issue.id)
             probs = self.stance_proba(cands)

@@ -270,23 +270,33 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def _confusion_plot(y_true: list[str], y_pred: list[str], labels: tuple[str, ...], title: str, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
+
+    fig, ax = plt.subplots(figsize=(4.5, 4))
+    matrix = confusion_matrix(y_true, y_pred, labels=list(labels)) if y_true else np.zeros((len(labels),) * 2)
+    ConfusionMatrixDisplay(matrix, display_labels=list(labels)).plot(ax=ax, colorbar=False)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def _plots(ev, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from sklearn.metrics import ConfusionMatrixDisplay
 
     from training.model import STANCE_LABELS
 
-    paths = []
-    fig, ax = plt.subplots(figsize=(4.5, 4))
-    ConfusionMatrixDisplay(ev.stance_confusion(), display_labels=list(STANCE_LABELS)).plot(ax=ax, colorbar=False)
-    ax.set_title("Stance on gold pairs (dev)")
-    fig.tight_layout()
-    paths.append(out / "confusion_stance_dev.png")
-    fig.savefig(paths[-1], dpi=110)
-    plt.close(fig)
+    paths = [_confusion_plot(ev.stance_true, ev.stance_pred, STANCE_LABELS, "Stance on gold pairs (dev)",
+                             out / "confusion_stance_dev.png")]
     conf = np.array(ev.stance_conf)
     correct = np.array([a == b for a, b in zip(ev.stance_true, ev.stance_pred)], dtype=float)
     fig, ax = plt.subplots(figsize=(4.5, 4))
@@ -411,7 +421,43 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
             promoted, reason = False, "promotion disabled (--no-promote)"
         mlflow.set_tag("promoted", str(promoted).lower())
         mlflow.set_tag("promotion_reason", reason)
-        return TrainResult(run.info.run_id, str(version), promoted, reason, metrics, champ_metrics)
+    _log_sentiment_run(settings, run.info.run_id, str(version), mlflow.get_run(run.info.run_id).data.params, ev)
+    return TrainResult(run.info.run_id, str(version), promoted, reason, metrics, champ_metrics)
+
+
+def _log_sentiment_run(settings: Settings, parent_run_id: str, version: str, params: dict[str, str],
+                       ev) -> None:
+    """The same training run seen as the sentiment task, in its own experiment (`<experiment>-sentiment`), so
+    the UI compares sentiment runs with sentiment runs: metric names without the stance figures, a confusion
+    matrix of sentiment toward targets on dev, and a link to the stance run that holds the model."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from training.evaluate import per_class
+    from training.model import SENTIMENT_LABELS
+
+    client = MlflowClient()
+    experiment_id = ensure_experiment(settings, f"{settings.experiment}-sentiment")
+    run = client.create_run(experiment_id, tags={"stance_run_id": parent_run_id, "model_version": version,
+                                                 "git_commit": _git_commit()})
+    try:
+        for key, value in params.items():
+            client.log_param(run.info.run_id, key, value)
+        present = tuple(lab for lab in SENTIMENT_LABELS if lab in set(ev.sentiment_true)) or SENTIMENT_LABELS
+        metrics = per_class("dev_sentiment", ev.sentiment_true, ev.sentiment_pred, present)
+        metrics.update({k: v for k, v in ev.metrics.items() if k.startswith("dev_tone_")})
+        metrics["dev_sentiment_records"] = float(len(ev.sentiment_true))
+        for key, value in metrics.items():
+            client.log_metric(run.info.run_id, key, value)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = _confusion_plot(ev.sentiment_true, ev.sentiment_pred, SENTIMENT_LABELS,
+                                   "Sentiment toward targets (dev)", Path(tmp) / "confusion_sentiment_dev.png")
+            client.log_artifact(run.info.run_id, str(path), artifact_path="plots")
+        client.set_terminated(run.info.run_id)
+    except Exception:
+        client.set_terminated(run.info.run_id, status="FAILED")
+        raise
+    mlflow.set_tracking_uri(settings.tracking_uri)
 
 
 def _add_extra_sentiment(model: StanceModel, settings: Settings, cfg: TrainConfig, examples: Examples) -> list[str]:
