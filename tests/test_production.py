@@ -188,7 +188,8 @@ def test_sigterm_lets_in_flight_requests_finish(store, seed_text):
     env = {**os.environ, "MLFLOW_TRACKING_URI": store.tracking_uri, "STANCE_ADDRESS": f"127.0.0.1:{port}",
            "STANCE_SEEDS_DIR": str(store.seeds_dir), "STANCE_RELOAD_SECONDS": "3600", "STANCE_GRACE_SECONDS": "30",
            "STANCE_WORKERS": "2", "STANCE_METRICS_PORT": str(metrics_port)}
-    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env,
+    # Its own process group, so a failed test can stop the workers too (they hold the output pipe open).
+    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as ch:
@@ -209,7 +210,7 @@ def test_sigterm_lets_in_flight_requests_finish(store, seed_text):
                     stance_pb2_grpc.StanceServiceStub(other).ListIssues(stance_pb2.ListIssuesRequest(), timeout=30)
             scraped = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
             counted = sum(float(line.rsplit(" ", 1)[1]) for line in scraped.splitlines()
-                          if line.startswith("stance_requests_total{") and 'method="ListIssues"' in line)
+                          if line.startswith("stance_requests_total{") and 'ListIssues"' in line)
             assert counted == 6, scraped
             with ThreadPoolExecutor(3) as pool:
                 futures = [pool.submit(stub.Analyze, _request(seed_text * 6, str(i)), timeout=120) for i in range(3)]
@@ -219,9 +220,11 @@ def test_sigterm_lets_in_flight_requests_finish(store, seed_text):
         assert [r.document_id for r in results] == ["0", "1", "2"]
         assert proc.wait(timeout=60) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        output = proc.stdout.read() if proc.stdout else ""
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        output = proc.communicate(timeout=30)[0]
     assert "stopped" in output
 
 

@@ -47,7 +47,7 @@ def test_sentiment_task_has_its_own_experiment_linked_to_the_model_run(store):
     version = client.get_model_version_by_alias(store.model_name, store.model_alias)
     experiment = client.get_experiment_by_name(f"{store.experiment}-sentiment")
     (run,) = client.search_runs([experiment.experiment_id], f"tags.stance_run_id = '{version.run_id}'")
-    assert run.info.status == "FINISHED" and run.data.tags["model_version"] == version.version
+    assert run.info.status == "FINISHED" and run.data.tags["model_version"] == str(version.version)
     assert 0.0 <= run.data.metrics["dev_sentiment_macro_f1"] <= 1.0 and run.data.metrics["dev_sentiment_records"] > 0
     assert not any(k.startswith("dev_stance") for k in run.data.metrics)
     assert run.data.params["corpus_version"] == client.get_run(version.run_id).data.params["corpus_version"]

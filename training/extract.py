@@ -239,6 +239,15 @@ def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int],
     sents = list(doc.sents)
     sent_index = {s.start: n for n, s in enumerate(sents)}
     for tok in doc:
+        if tok.i not in taken and tok.lower_ in ("it", "them") and tok.dep_ in ("dobj", "pobj"):
+            # "voted for it", "would not support it": an object pronoun after an issue in this or the last
+            # sentence is that issue (subject "it" is left to actors: "it rejected the plan").
+            n = sent_index[tok.sent.start]
+            recent = [h for h in hits if sents[max(0, n - 1)].start <= h.tok_start < tok.i and not h.anaphoric]
+            if recent:
+                out.append(IssueHit(recent[-1].issue_id, tok.idx, tok.idx + len(tok.text), tok.text, tok.i, tok.i + 1,
+                                    anaphoric=True, scope=(tok.i, tok.i + 1)))
+            continue
         if tok.i in taken or tok.pos_ != "NOUN":
             continue
         dets = [c for c in tok.children if c.dep_ in ("det", "poss") and c.lower_ in ANAPHOR_DETS | {"its", "their"}]
@@ -246,14 +255,15 @@ def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int],
             continue
         n = sent_index[tok.sent.start]
         window_start = sents[max(0, n - ANAPHOR_WINDOW_SENTS)].start
-        previous = [h for h in hits if window_start <= h.tok_start < tok.i and not h.anaphoric]
-        if not previous:
-            continue
+        earlier = [h for h in hits if h.tok_start < tok.i and not h.anaphoric]
+        previous = [h for h in earlier if window_start <= h.tok_start]
         head = _crude(tok.text)
-        matching = [h for h in previous if head in phrase_words.get(h.issue_id, ())]
+        # A word of an issue's own phrases ("the subsidies" after "ACA subsidies") is specific enough to
+        # refer back anywhere in the article; a generic head ("the plan") only to the last two sentences.
+        matching = [h for h in earlier if head in phrase_words.get(h.issue_id, ())]
         if matching:
             antecedent = matching[-1]
-        elif tok.lemma_.lower() in ANAPHOR_HEADS and dets[0].lower_ in ANAPHOR_DETS:
+        elif previous and tok.lemma_.lower() in ANAPHOR_HEADS and dets[0].lower_ in ANAPHOR_DETS:
             antecedent = previous[-1]
         else:
             continue
