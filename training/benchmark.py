@@ -23,7 +23,6 @@ from training.corpus import Issue
 from training.datasets import (DatasetMissing, TargetExample, TopicExample, load_ibm, load_newsmtsc, load_ruw,
                                load_vast)
 from training.extract import Mention, author_candidates
-from training.features import stance_features, target_features
 from training.parsecache import parse_cached
 from training.settings import Settings
 
@@ -79,26 +78,35 @@ class FeaturePath:
         unique = list(dict.fromkeys(texts))
         return dict(zip(unique, parse_cached(self.model.nlp, unique, self.cache, tag)))
 
-    def target_feats(self, examples: list[TargetExample], tag: str) -> list[dict]:
+    def target_feats(self, examples: list[TargetExample], tag: str, featurizer=None) -> list[dict]:
+        """Sentiment-toward-target features, by this path's featurizer or another model's (the champion's)."""
         docs = self.docs([e.text for e in examples], tag)
-        out = []
+        items = []
         for e in examples:
             doc = docs[e.text]
             span = doc.char_span(e.start, e.end, alignment_mode="expand")
-            m = Mention(span.start_char, span.end_char, span.text, span.start, span.end, "target")
-            out.append(target_features(doc, span.sent, m))
-        return out
+            items.append((doc, span.sent, Mention(span.start_char, span.end_char, span.text, span.start, span.end,
+                                                  "target")))
+        return (featurizer or self.model.featurizer).target(items)
 
     def topic_feats(self, examples: list[TopicExample], tag: str, phrases=None) -> list[list[dict]]:
         """Per example, the feature dicts of its author candidates (one per sentence naming the topic)."""
         docs = self.docs([e.text for e in examples], tag)
         finder = self.model.extractor.issue_finder
-        out = []
+        cands, topics, sizes = [], [], []
         for e in examples:
             doc = docs[e.text]
             issue = Issue("topic", e.topic, tuple((phrases or {}).get(e.topic, (e.topic,))))
             hits = [h for h in finder.find(doc, {"topic": issue}) if h.issue_id == "topic"]
-            out.append([stance_features(c) for c in author_candidates(doc, hits, "topic")])
+            mine = author_candidates(doc, hits, "topic")
+            cands.extend(mine)
+            topics.extend([e.topic] * len(mine))
+            sizes.append(len(mine))
+        flat = self.model.featurizer.stance(cands, topics)
+        out, k = [], 0
+        for n in sizes:
+            out.append(flat[k:k + n])
+            k += n
         return out
 
 
@@ -143,7 +151,8 @@ def bench_newsmtsc(path: FeaturePath, root: Path, C: float, seed: int, limit: in
         rows.append(Row("newsmtsc", split, "F1m", _macro(yt, pred, SENTIMENT), _macro(yt, bpred, SENTIMENT),
                         anchors[split], extra={"accuracy": float(np.mean([a == b for a, b in zip(yt, pred)]))}))
         if path.champion is not None:
-            served = path.champion.classifiers.sentiment.predict(path.target_feats(dev, f"newsmtsc-{split}"))
+            served = path.champion.classifiers.sentiment.predict(
+                path.target_feats(dev, f"newsmtsc-{split}", path.champion.featurizer))
             rows.append(Row("newsmtsc", f"{split} (served model)", "F1m", _macro(yt, served, SENTIMENT), None,
                             anchors[split], note="ClassifySentiment's champion"))
     return rows
@@ -215,7 +224,7 @@ DATASET_FILES = {"newsmtsc": "newsmtsc/train.jsonl", "vast": "vast/train.csv", "
 
 
 def run_benchmarks(settings: Settings, names: list[str] | None = None, C: float = 1.0,
-                   limit: int | None = None, log: bool = True) -> list[Row]:
+                   limit: int | None = None, log: bool = True, encoder: str = "") -> list[Row]:
     """Run the named benchmarks (all by default); absent datasets give a 'skipped' row with the reason."""
     import mlflow
 
@@ -233,6 +242,8 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, C: float 
             from training.serving import load_served
 
             path = FeaturePath(settings)
+            if encoder:
+                path.model.use_encoder(encoder, settings.cache_dir, threads=settings.workers)
             champion = load_served(settings)
             path.champion = champion.model if champion else None
         t0 = time.perf_counter()
@@ -244,12 +255,12 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, C: float 
         seconds = time.perf_counter() - t0
         rows.extend(result)
         if log:
-            _log_run(settings, name, result, C, limit, seconds, data_file, file_digest(data_file))
+            _log_run(settings, name, result, C, limit, seconds, data_file, file_digest(data_file), encoder)
     return rows
 
 
 def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: int | None, seconds: float,
-             data_file: Path, digest: str) -> None:
+             data_file: Path, digest: str, encoder: str = "") -> None:
     import mlflow
 
     from training.datasets import file_dataset
@@ -257,7 +268,8 @@ def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: in
 
     exp_id = ensure_experiment(settings, f"benchmark-{name}")
     with mlflow.start_run(experiment_id=exp_id):
-        mlflow.log_params({"C": C, "limit": limit or 0, "seed": settings.seed, "dataset_digest": digest})
+        mlflow.log_params({"C": C, "limit": limit or 0, "seed": settings.seed, "dataset_digest": digest,
+                           "encoder": encoder or "none"})
         mlflow.set_tags({"git_commit": _git_commit(), "dataset": str(data_file)})
         mlflow.log_input(file_dataset(data_file, name), context="benchmark")
         metrics = {"seconds": seconds}

@@ -141,11 +141,11 @@ def _maximal(spans: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
     return out
 
 
-def _on_section_heading(doc, start: int, end: int) -> bool:
+def _on_section_heading(doc, text: str, start: int, end: int) -> bool:
     """Gold names are listed per actor, so their occurrences on section headings and datelines are found too;
     the guidelines (rule 7) say those are not actors, so they are not counted as mentions to find."""
     span = doc.char_span(start, end, alignment_mode="expand")
-    return span is not None and span.start_char > 0 and doc.text.rfind("\n", 0, start) != -1 and is_heading_line(span)
+    return span is not None and text.rfind("\n", 0, start) != -1 and is_heading_line(span, text)
 
 
 def extraction_metrics(model: StanceModel, docs: list[Document], parsed: dict[str, Extraction],
@@ -160,7 +160,8 @@ def extraction_metrics(model: StanceModel, docs: list[Document], parsed: dict[st
     for doc in docs:
         ex = parsed[doc.id]
         gold_all = gold_mention_spans(doc)
-        gold = [g for g in _maximal(gold_all) if not _on_section_heading(ex.doc, g[0], g[1])]
+        text = ex.doc.text
+        gold = [g for g in _maximal(gold_all) if not _on_section_heading(ex.doc, text, g[0], g[1])]
         pred = [m for a in ex.actors.values() for m in a.mentions if m.via != "pronoun"]
         mp += len(pred)
         mg += len(gold)

