@@ -7,8 +7,8 @@ import logging
 
 import grpc
 
-from training.errors import (InvalidInputError, ModelUnavailableError, NotFoundError, ResourceExhaustedError,
-                             StanceError)
+from training.errors import (DeadlineError, InvalidInputError, ModelUnavailableError, NotFoundError,
+                             ResourceExhaustedError, StanceError)
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +17,7 @@ STATUS_BY_ERROR: dict[type[StanceError], grpc.StatusCode] = {
     NotFoundError: grpc.StatusCode.NOT_FOUND,
     ModelUnavailableError: grpc.StatusCode.UNAVAILABLE,
     ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    DeadlineError: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
 
 

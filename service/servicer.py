@@ -6,6 +6,7 @@ import logging
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -67,7 +68,9 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
     @handle_errors
     def Analyze(self, request: stance_pb2.AnalyzeRequest, context: grpc.ServicerContext) -> stance_pb2.AnalyzeResponse:
         served = self.slot.get()
-        result = served.model.analyze(request.text, [_issue(i) for i in request.issues])
+        remaining = context.time_remaining()
+        deadline = time.monotonic() + remaining if remaining is not None else None
+        result = served.model.analyze(request.text, [_issue(i) for i in request.issues], deadline)
         return _analysis_response(request.document_id, result, served)
 
     @handle_stream_errors

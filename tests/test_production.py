@@ -115,6 +115,27 @@ def test_deadline_is_honoured(stub, seed_text):
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
+def test_work_stops_when_the_deadline_passes(make_server, seed_text):
+    """A parse that outlives its caller's deadline stops between pipeline steps: the next call on the same
+    worker does not wait for the abandoned document to be finished."""
+    stub = stance_pb2_grpc.StanceServiceStub(grpc.insecure_channel(make_server()))
+    big = seed_text * 12
+    t0 = time.perf_counter()
+    stub.Analyze(_request(big), timeout=120)
+    full = time.perf_counter() - t0
+    with ThreadPoolExecutor(1) as pool:
+        abandoned = pool.submit(stub.Analyze, _request(big), timeout=0.3 * full)
+        time.sleep(0.4 * full)  # the deadline has passed; the server notices at its next step
+        t1 = time.perf_counter()
+        stub.ListIssues(stance_pb2.ListIssuesRequest(), timeout=30)
+        stub.Analyze(_request("Russia rejects Ukraine's membership in NATO."), timeout=60)
+        waited = time.perf_counter() - t1
+        with pytest.raises(grpc.RpcError) as err:
+            abandoned.result()
+    assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert waited < 0.45 * full, (waited, full)
+
+
 def test_metrics_count_calls_by_code(stub):
     from service.interceptors import IN_FLIGHT, REQUESTS
 

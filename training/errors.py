@@ -19,3 +19,7 @@ class ModelUnavailableError(StanceError):
 
 class ResourceExhaustedError(StanceError):
     """A per-call limit was reached (documents on one stream)."""
+
+
+class DeadlineError(StanceError):
+    """The caller's deadline passed while the work was running; the rest of it was not done."""

@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 import threading
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ import numpy as np
 from sklearn.pipeline import Pipeline
 
 from training.corpus import Issue
-from training.errors import InvalidInputError, NotFoundError, StanceError
+from training.errors import DeadlineError, InvalidInputError, NotFoundError, StanceError
 from training.extract import Candidate, Extraction, Extractor, Mention, author_candidates, implicit_issue_hit
 from training.features import Featurizer
 from training.nlp import build_nlp
@@ -95,6 +96,11 @@ def _proba(pipe: Pipeline, feats: list[dict]) -> list[dict[str, float]]:
     probs = pipe.predict_proba(feats)
     classes = list(pipe.classes_)
     return [{c: float(p[k]) for k, c in enumerate(classes)} for p in probs]
+
+
+def _check_deadline(deadline: float | None, where: str) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise DeadlineError(f"the deadline passed {where}; nothing more was done (allow more time or send less text)")
 
 
 def _three_way(p: dict[str, float]) -> dict[str, float]:
@@ -208,11 +214,18 @@ class StanceModel:
         extra = self.resolve_issues(list(issues))
         return {k: v for k, v in extra.items() if k not in self.taxonomy.issues or v is not self.taxonomy.issues[k]}
 
-    def analyze(self, text: str, issues: list[Issue] = ()) -> Analysis:
-        result = self.analyze_many([(text, list(issues))])[0]
-        if isinstance(result, StanceError):
-            raise result
-        return result
+    def analyze(self, text: str, issues: list[Issue] = (), deadline: float | None = None) -> Analysis:
+        """One document. `deadline` (a `time.monotonic()` instant): the work stops between pipeline steps
+        once it has passed, with DeadlineError, instead of finishing for a caller who has gone."""
+        adhoc = self._prepare(text, issues)
+        with self._lock, self.nlp.memory_zone():
+            _check_deadline(deadline, "before parsing (waiting for this worker)")
+            doc = self.nlp.make_doc(text)
+            for name, component in self.nlp.pipeline:
+                _check_deadline(deadline, f"while parsing (before {name})")
+                doc = component(doc)
+            _check_deadline(deadline, "after parsing")
+            return self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
 
     def analyze_many(self, requests: list[tuple[str, list[Issue]]]) -> list[Analysis | StanceError]:
         """Analyse several documents with one `nlp.pipe` batch; a bad document yields its error, in place."""
