@@ -244,3 +244,24 @@ def test_issue_worded_its_own_way_is_what_the_main_verb_is_about(pipeline):
     sent = ex.doc[mention.tok_start].sent
     hit = implicit_issue_hit(sent, mention, "ukraine_nato_membership")
     assert hit.text.startswith("This proposal") and hit.anaphoric and "Russia" not in hit.text
+
+
+def test_seed_article_actor_list_is_exactly_the_annotated_one(seed_extraction):
+    """One predicted actor per annotated actor, and nothing else (no heading actors, no NATO from "membership
+    in NATO", which is what is at stake, not an actor)."""
+    from training.corpus import load_corpus
+    from training.train import align_actors
+
+    (doc,) = [d for d in load_corpus(SEEDS).documents if d.id.startswith("000_")]
+    mapping = align_actors(doc, seed_extraction)
+    assert set(seed_extraction.actors) == set(mapping)  # every predicted actor is an annotated one
+    assert len(seed_extraction.actors) == len(doc.actors)
+    # Registry ids are the annotation's ids; the one group is named after its words ("European ...").
+    groups = {a for a, actor in seed_extraction.actors.items() if actor.kind == "group"}
+    assert set(seed_extraction.actors) - groups == set(doc.actors) - {"european_partners"}
+    assert [mapping[g] for g in groups] == ["european_partners"]
+
+
+def test_an_organisation_named_only_inside_an_issue_is_not_an_actor(pipeline):
+    ex = _extract(pipeline, "Kyiv again pressed for Ukraine's membership in NATO on Monday.")
+    assert "nato" not in ex.actors and "ukraine" in ex.actors

@@ -645,4 +645,15 @@ class Extractor:
     def extract(self, doc: Doc, extra_issues: dict[str, Issue] | None = None) -> Extraction:
         actors = self.actor_finder.find(doc)
         hits = self.issue_finder.find(doc, extra_issues)
+        _drop_actors_only_at_stake(actors, hits)
         return Extraction(doc, actors, hits, build_candidates(doc, actors, hits))
+
+
+def _drop_actors_only_at_stake(actors: dict[str, Actor], hits: list[IssueHit]) -> None:
+    """An organisation or country named only inside the issues ("Ukraine's membership in NATO", "sanctions
+    on Iran") is what is at stake, not an actor of this article."""
+    inside = {i for h in hits for i in range(min(h.scope[0], h.tok_start), max(h.scope[1], h.tok_end))}
+    for aid in [aid for aid, a in actors.items() if a.kind in ("organization", "country")]:
+        named = [m for m in actors[aid].mentions if m.via != "pronoun"]
+        if named and all(m.tok_start in inside for m in named):
+            del actors[aid]
