@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from functools import lru_cache
 
 from spacy.tokens import Span, Token
@@ -47,8 +48,17 @@ def _lemma(t: Token) -> str:
     return t.lemma_.lower()
 
 
+_negated_heads = threading.local()
+
+
 def _negated(t: Token) -> bool:
-    return any(c.dep_ == "neg" or c.lower_ in NEGATIONS for c in t.children)
+    """Whether a negation ("not", "never", a `neg` dependent) hangs off `t`. The heads of negations are
+    found once per document: this is asked for every token of every candidate's sentence."""
+    cache = _negated_heads.__dict__
+    if cache.get("doc") is not t.doc:
+        cache["doc"] = t.doc
+        cache["heads"] = {c.head.i for c in t.doc if c.head.i != c.i and (c.dep_ == "neg" or c.lower_ in NEGATIONS)}
+    return t.i in cache["heads"]
 
 
 def _bucket(x: float) -> str:

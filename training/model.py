@@ -242,21 +242,27 @@ class StanceModel:
         return out
 
     def _analysis(self, ex: Extraction, issues: dict[str, Issue]) -> Analysis:
-        probs = self.stance_proba(ex.candidates, issues)
-        groups: dict[tuple[str, str], list[tuple[Candidate, dict[str, float]]]] = defaultdict(list)
-        for cand, p in zip(ex.candidates, probs):
+        # Features once per candidate: the stance classifier reads all of them, the tone classifier the
+        # clearest statement of each position, in one batch.
+        feats = self.stance_features(ex.candidates, issues)
+        probs = _proba(self.classifiers.stance, feats)
+        groups: dict[tuple[str, str], list[tuple[int, dict[str, float]]]] = defaultdict(list)
+        for k, (cand, p) in enumerate(zip(ex.candidates, probs)):
             if _argmax(p) != NONE:
-                groups[(cand.actor_id, cand.issue_id)].append((cand, p))
+                groups[(cand.actor_id, cand.issue_id)].append((k, p))
         stances: list[StanceResult] = []
+        clearest: list[int] = []
         for (actor_id, issue_id), items in groups.items():
             # Every statement votes with its probabilities: one confident outlier does not outvote the rest.
             mean = {k: float(np.mean([p[k] for _, p in items])) for k in (*STANCE_LABELS, NONE)}
             label = max(STANCE_LABELS, key=lambda k: mean[k])
-            supporting = [(c, p) for c, p in items if max(STANCE_LABELS, key=lambda k: p[k]) == label] or items
-            evidence = [Span(c.sent.start_char, c.sent.end_char, c.sent.text.strip()) for c, _ in supporting]
-            best_cand = max(supporting, key=lambda cp: cp[1][label])[0]
-            tone = _argmax(self.tone_proba([best_cand], issues)[0])
-            stances.append(StanceResult(actor_id, issue_id, label, mean[label], evidence, tone, mean))
+            supporting = [(k, p) for k, p in items if max(STANCE_LABELS, key=lambda lab: p[lab]) == label] or items
+            evidence = [Span(ex.candidates[k].sent.start_char, ex.candidates[k].sent.end_char,
+                             ex.candidates[k].sent.text.strip()) for k, _ in supporting]
+            clearest.append(max(supporting, key=lambda kp: kp[1][label])[0])
+            stances.append(StanceResult(actor_id, issue_id, label, mean[label], evidence, "", mean))
+        for st, tone in zip(stances, _proba(self.classifiers.tone, [feats[k] for k in clearest])):
+            st.sentiment = _argmax(tone)
         stances.sort(key=lambda s: (min(e.start for e in s.evidence), s.actor_id, s.issue_id))
         actors = [ActorResult(a.id, a.name, a.kind, a.affiliation, [Span(m.start, m.end, m.text) for m in a.mentions])
                   for a in sorted(ex.actors.values(), key=lambda a: a.mentions[0].start)]
