@@ -59,6 +59,11 @@ class SentenceEncoder:
             self._db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB)")
         logger.info("sentence encoder %s loaded from %s", name, get_model_path())
 
+    def forget(self) -> None:
+        """Drop the in-memory vectors (benchmarks measure an article the encoder has not seen)."""
+        with self._lock:
+            self._memory.clear()
+
     @staticmethod
     def _key(text: str) -> str:
         return hashlib.sha1(text.encode("utf-8")).hexdigest()
