@@ -113,7 +113,9 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
                 raise ResourceExhaustedError(f"a stream takes at most {self.max_stream_documents} documents "
                                              "(STANCE_MAX_STREAM_DOCUMENTS); open a new stream for the rest")
             served = self.slot.get()
-            results = served.model.analyze_many([(r.text, [_issue(i) for i in r.issues]) for r in batch])
+            remaining = context.time_remaining()
+            deadline = time.monotonic() + remaining if remaining is not None else None
+            results = served.model.analyze_many([(r.text, [_issue(i) for i in r.issues]) for r in batch], deadline)
             for req, res in zip(batch, results):
                 if isinstance(res, StanceError):
                     yield stance_pb2.AnalyzeResponse(document_id=req.document_id, error=str(res),

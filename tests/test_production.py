@@ -115,16 +115,22 @@ def test_deadline_is_honoured(stub, seed_text):
     assert err.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
 
 
-def test_work_stops_when_the_deadline_passes(make_server, seed_text):
+@pytest.mark.parametrize("method", ["Analyze", "AnalyzeStream"])
+def test_work_stops_when_the_deadline_passes(make_server, seed_text, method):
     """A parse that outlives its caller's deadline stops between pipeline steps: the next call on the same
-    worker does not wait for the abandoned document to be finished."""
+    worker does not wait for the abandoned document (or batch) to be finished."""
     stub = stance_pb2_grpc.StanceServiceStub(grpc.insecure_channel(make_server()))
     big = seed_text * 12
+    if method == "Analyze":
+        call = lambda timeout: stub.Analyze(_request(big), timeout=timeout)  # noqa: E731
+    else:
+        call = lambda timeout: list(stub.AnalyzeStream(iter([_request(seed_text, str(k)) for k in range(12)]),  # noqa: E731
+                                                       timeout=timeout))
     t0 = time.perf_counter()
-    stub.Analyze(_request(big), timeout=120)
+    call(120)
     full = time.perf_counter() - t0
     with ThreadPoolExecutor(1) as pool:
-        abandoned = pool.submit(stub.Analyze, _request(big), timeout=0.3 * full)
+        abandoned = pool.submit(call, 0.3 * full)
         time.sleep(0.4 * full)  # the deadline has passed; the server notices at its next step
         t1 = time.perf_counter()
         stub.ListIssues(stance_pb2.ListIssuesRequest(), timeout=30)

@@ -227,8 +227,10 @@ class StanceModel:
             _check_deadline(deadline, "after parsing")
             return self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
 
-    def analyze_many(self, requests: list[tuple[str, list[Issue]]]) -> list[Analysis | StanceError]:
-        """Analyse several documents with one `nlp.pipe` batch; a bad document yields its error, in place."""
+    def analyze_many(self, requests: list[tuple[str, list[Issue]]],
+                     deadline: float | None = None) -> list[Analysis | StanceError]:
+        """Analyse several documents as one batch (each pipeline step over all of them, as `nlp.pipe` does);
+        a bad document yields its error, in place. Past `deadline` the batch stops between steps."""
         out: list[Analysis | StanceError | None] = [None] * len(requests)
         ready = []
         for k, (text, issues) in enumerate(requests):
@@ -237,7 +239,13 @@ class StanceModel:
             except StanceError as exc:
                 out[k] = exc
         with self._lock, self.nlp.memory_zone():
-            for (k, _, adhoc), doc in zip(ready, self.nlp.pipe([r[1] for r in ready])):
+            _check_deadline(deadline, "before parsing (waiting for this worker)")
+            docs = [self.nlp.make_doc(r[1]) for r in ready]
+            for name, component in self.nlp.pipeline:
+                _check_deadline(deadline, f"while parsing a batch (before {name})")
+                docs = list(component.pipe(docs)) if hasattr(component, "pipe") else [component(d) for d in docs]
+            for (k, _, adhoc), doc in zip(ready, docs):
+                _check_deadline(deadline, "while analysing a batch")
                 out[k] = self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
         return out
 
