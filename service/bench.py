@@ -12,6 +12,7 @@ import statistics
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 from rich.console import Console
@@ -132,6 +133,46 @@ def _wait_serving(address: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{address} did not become SERVING")
 
 
+def _bare_pipe_process(seeds_dir: str, text: str, seconds: float, ready, start, results) -> None:
+    """One process running the service's spaCy pipeline bare over the seed article for `seconds`."""
+    from training.nlp import build_nlp
+    from training.registry import ActorRegistry
+
+    nlp = build_nlp(ActorRegistry.from_jsonl(Path(seeds_dir) / "actors.jsonl"))
+    with nlp.memory_zone():
+        list(nlp.pipe([text] * 2))
+    ready.put(os.getpid())
+    start.wait()
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        with nlp.memory_zone():
+            for _ in nlp.pipe([text] * 4):
+                done += 1
+    results.put(done / (time.perf_counter() - t0))
+
+
+def bare_pipe_processes(processes: int, seconds: float) -> float:
+    """Documents/s of `processes` bare `nlp.pipe` loops running at once: the ceiling for that many workers
+    on this machine (two processes on two cores do not make twice one)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    ready, results, start = ctx.Queue(), ctx.Queue(), ctx.Event()
+    text = SEED.read_text(encoding="utf-8")
+    seeds_dir = str(load_settings().seeds_dir)
+    procs = [ctx.Process(target=_bare_pipe_process, args=(seeds_dir, text, seconds, ready, start, results))
+             for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.get(timeout=180)
+    start.set()
+    total = sum(results.get(timeout=seconds + 120) for _ in procs)
+    for proc in procs:
+        proc.join()
+    return total
+
+
 def workers_throughput(workers: int, seconds: float, clients: int) -> float:
     """Documents/s of `python -m service` with `workers` processes; each client has its own connection,
     so the kernel spreads them over the processes sharing the port."""
@@ -236,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers:
         for n in args.workers:
             res[f"analyze_docs_per_s_{n}_workers"] = workers_throughput(n, args.worker_seconds, 2 * args.clients)
+            res[f"bare_pipe_docs_per_s_{n}_processes"] = bare_pipe_processes(n, args.worker_seconds)
+            res[f"workers_{n}_over_bare_pipe"] = (res[f"analyze_docs_per_s_{n}_workers"]
+                                                  / res[f"bare_pipe_docs_per_s_{n}_processes"])
         lo, hi = min(args.workers), max(args.workers)
         if hi > lo:
             res[f"speedup_{hi}_vs_{lo}_workers"] = (res[f"analyze_docs_per_s_{hi}_workers"]
