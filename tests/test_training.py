@@ -51,7 +51,9 @@ def test_sentiment_task_has_its_own_experiment_linked_to_the_model_run(store):
     assert 0.0 <= run.data.metrics["dev_sentiment_macro_f1"] <= 1.0 and run.data.metrics["dev_sentiment_records"] > 0
     assert not any(k.startswith("dev_stance") for k in run.data.metrics)
     assert run.data.params["corpus_version"] == client.get_run(version.run_id).data.params["corpus_version"]
-    assert "plots/confusion_sentiment_dev.png" in {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
+    assert {"plots/confusion_sentiment_dev.png", "plots/reliability_sentiment_dev.png"} <= plots
+    assert 0.0 <= run.data.metrics["dev_sentiment_ece"] <= 1.0
 
 
 def test_worse_challenger_is_registered_but_not_promoted(tmp_path, store):

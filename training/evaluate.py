@@ -25,6 +25,7 @@ class Evaluation:
     stance_conf: list[float] = field(default_factory=list)
     sentiment_true: list[str] = field(default_factory=list)
     sentiment_pred: list[str] = field(default_factory=list)
+    sentiment_conf: list[float] = field(default_factory=list)
 
 
 def per_class(prefix: str, y_true: list[str], y_pred: list[str], labels: tuple[str, ...]) -> dict[str, float]:
@@ -101,6 +102,7 @@ def evaluate_model(model: StanceModel, docs: list[Document], parsed: dict[str, E
             p = model.sentiment_proba(ex.doc, targets[:1])[0]
             ev.sentiment_true.append(rec.sentiment)
             ev.sentiment_pred.append(max(p, key=p.get))
+            ev.sentiment_conf.append(max(p.values()))
     m = ev.metrics
     m.update(per_class(f"{prefix}_stance", ev.stance_true, ev.stance_pred, STANCE_LABELS))
     m.update(per_class(f"{prefix}_tone", tone_true, tone_pred, SENTIMENT_LABELS))

@@ -298,37 +298,42 @@ def _confusion_plot(y_true: list[str], y_pred: list[str], labels: tuple[str, ...
     return path
 
 
-def _plots(ev, out: Path) -> list[Path]:
+def _reliability_plot(y_true: list[str], y_pred: list[str], conf: list[float], title: str, path: Path) -> Path:
+    """Accuracy against confidence in ten bins: a calibrated model lies on the diagonal."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from training.model import STANCE_LABELS
-
-    paths = [_confusion_plot(ev.stance_true, ev.stance_pred, STANCE_LABELS, "Stance on gold pairs (dev)",
-                             out / "confusion_stance_dev.png")]
-    conf = np.array(ev.stance_conf)
-    correct = np.array([a == b for a, b in zip(ev.stance_true, ev.stance_pred)], dtype=float)
+    conf_a = np.array(conf)
+    correct = np.array([a == b for a, b in zip(y_true, y_pred)], dtype=float)
     fig, ax = plt.subplots(figsize=(4.5, 4))
     edges = np.linspace(0, 1, 11)
     xs, ys = [], []
     for lo, hi in zip(edges[:-1], edges[1:]):
-        sel = (conf > lo) & (conf <= hi)
+        sel = (conf_a > lo) & (conf_a <= hi)
         if sel.any():
-            xs.append(conf[sel].mean())
+            xs.append(conf_a[sel].mean())
             ys.append(correct[sel].mean())
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect")
-    ax.plot(xs, ys, "o-", label="stance")
+    ax.plot(xs, ys, "o-", label="model")
     ax.set_xlabel("confidence")
     ax.set_ylabel("accuracy")
-    ax.set_title("Reliability (dev)")
+    ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    paths.append(out / "reliability_stance_dev.png")
-    fig.savefig(paths[-1], dpi=110)
+    fig.savefig(path, dpi=110)
     plt.close(fig)
-    return paths
+    return path
+
+
+def _plots(ev, out: Path) -> list[Path]:
+    from training.model import STANCE_LABELS
+
+    return [_confusion_plot(ev.stance_true, ev.stance_pred, STANCE_LABELS, "Stance on gold pairs (dev)",
+                            out / "confusion_stance_dev.png"),
+            _reliability_plot(ev.stance_true, ev.stance_pred, ev.stance_conf, "Reliability, stance (dev)",
+                              out / "reliability_stance_dev.png")]
 
 
 def ensure_experiment(settings: Settings, name: str | None = None) -> str:
@@ -442,12 +447,13 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
 def _log_sentiment_run(settings: Settings, parent_run_id: str, version: str, params: dict[str, str],
                        ev) -> None:
     """The same training run seen as the sentiment task, in its own experiment (`<experiment>-sentiment`), so
-    the UI compares sentiment runs with sentiment runs: metric names without the stance figures, a confusion
-    matrix of sentiment toward targets on dev, and a link to the stance run that holds the model."""
+    the UI compares sentiment runs with sentiment runs: metric names without the stance figures, expected
+    calibration error, confusion matrix and reliability plot of sentiment toward targets on dev, and a link to
+    the stance run that holds the model."""
     import mlflow
     from mlflow import MlflowClient
 
-    from training.evaluate import per_class
+    from training.evaluate import expected_calibration_error, per_class
     from training.model import SENTIMENT_LABELS
 
     client = MlflowClient()
@@ -461,12 +467,17 @@ def _log_sentiment_run(settings: Settings, parent_run_id: str, version: str, par
         metrics = per_class("dev_sentiment", ev.sentiment_true, ev.sentiment_pred, present)
         metrics.update({k: v for k, v in ev.metrics.items() if k.startswith("dev_tone_")})
         metrics["dev_sentiment_records"] = float(len(ev.sentiment_true))
+        metrics["dev_sentiment_ece"] = expected_calibration_error(
+            [a == b for a, b in zip(ev.sentiment_true, ev.sentiment_pred)], ev.sentiment_conf)
         for key, value in metrics.items():
             client.log_metric(run.info.run_id, key, value)
         with tempfile.TemporaryDirectory() as tmp:
-            path = _confusion_plot(ev.sentiment_true, ev.sentiment_pred, SENTIMENT_LABELS,
-                                   "Sentiment toward targets (dev)", Path(tmp) / "confusion_sentiment_dev.png")
-            client.log_artifact(run.info.run_id, str(path), artifact_path="plots")
+            for path in (
+                    _confusion_plot(ev.sentiment_true, ev.sentiment_pred, SENTIMENT_LABELS,
+                                    "Sentiment toward targets (dev)", Path(tmp) / "confusion_sentiment_dev.png"),
+                    _reliability_plot(ev.sentiment_true, ev.sentiment_pred, ev.sentiment_conf,
+                                      "Reliability, sentiment (dev)", Path(tmp) / "reliability_sentiment_dev.png")):
+                client.log_artifact(run.info.run_id, str(path), artifact_path="plots")
         client.set_terminated(run.info.run_id)
     except Exception:
         client.set_terminated(run.info.run_id, status="FAILED")
