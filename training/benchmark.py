@@ -47,6 +47,10 @@ class Row:
     anchor: str
     note: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    # Our predictions on the rows behind the figure: per-class metrics and a confusion matrix in MLflow.
+    gold: list[str] = field(default_factory=list, repr=False)
+    predicted: list[str] = field(default_factory=list, repr=False)
+    labels: tuple[str, ...] = ()
 
 
 def _clf(C: float, seed: int) -> Pipeline:
@@ -149,7 +153,8 @@ def bench_newsmtsc(path: FeaturePath, root: Path, C: float, seed: int, limit: in
         pred = ours.predict(path.target_feats(dev, f"newsmtsc-{split}"))
         bpred = base.predict([e.text for e in dev])
         rows.append(Row("newsmtsc", split, "F1m", _macro(yt, pred, SENTIMENT), _macro(yt, bpred, SENTIMENT),
-                        anchors[split], extra={"accuracy": float(np.mean([a == b for a, b in zip(yt, pred)]))}))
+                        anchors[split], extra={"accuracy": float(np.mean([a == b for a, b in zip(yt, pred)]))},
+                        gold=yt, predicted=list(pred), labels=SENTIMENT))
         if path.champion is not None:
             served = path.champion.classifiers.sentiment.predict(
                 path.target_feats(dev, f"newsmtsc-{split}", path.champion.featurizer))
@@ -175,7 +180,7 @@ def bench_vast(path: FeaturePath, root: Path, C: float, seed: int, limit: int | 
         rows.append(Row("vast", name, "macro-F1", _macro(yt, [pred[k] for k in idx], STANCE3),
                         _macro(yt, [bpred[k] for k in idx], STANCE3),
                         "0.666 (TGA-Net, test; figure from the issue, not verified here)" if name == "dev" else "",
-                        note=f"{len(idx)} rows"))
+                        note=f"{len(idx)} rows", gold=yt, predicted=[pred[k] for k in idx], labels=STANCE3))
     return rows
 
 
@@ -193,7 +198,8 @@ def bench_ruw(path: FeaturePath, root: Path, C: float, seed: int, limit: int | N
         p, b = [pred[k] for k in idx], [bpred[k] for k in idx]
         rows.append(Row("ruw", f"dev {target}", "macro-F1", _macro(yt, p, STANCE3), _macro(yt, b, STANCE3),
                         "78.21 (KDCL; metric undefined)" if target == "Russia" else "",
-                        extra={"f1_favor_against": _macro(yt, p, ("favor", "against"))}))
+                        extra={"f1_favor_against": _macro(yt, p, ("favor", "against"))},
+                        gold=yt, predicted=p, labels=STANCE3))
     yt = [e.label for e in dev]
     rows.append(Row("ruw", "dev both (F1 favor/against)", "F1avg", _macro(yt, pred, ("favor", "against")),
                     _macro(yt, bpred, ("favor", "against")), "78.21 (KDCL; metric undefined)"))
@@ -215,7 +221,7 @@ def bench_ibm(path: FeaturePath, root: Path, C: float, seed: int, limit: int | N
     labels = ("favor", "against")
     return [Row("ibm_claim_stance", "train, 5-fold CV by topic", "macro-F1", _macro(y, pred, labels),
                 _macro(y, bpred, labels), "none comparable (papers report accuracy vs coverage)",
-                extra={"accuracy": float(np.mean(pred == y))})]
+                extra={"accuracy": float(np.mean(pred == y))}, gold=list(y), predicted=list(pred), labels=labels)]
 
 
 BENCHMARKS = {"newsmtsc": bench_newsmtsc, "vast": bench_vast, "ruw": bench_ruw, "ibm": bench_ibm}
@@ -259,12 +265,22 @@ def run_benchmarks(settings: Settings, names: list[str] | None = None, C: float 
     return rows
 
 
+def _metric_key(split: str) -> str:
+    """An MLflow metric name from a row's split ("dev zero-shot" -> "dev_zero-shot")."""
+    return split.replace(" ", "_").replace(",", "").replace("(", "").replace(")", "").replace("/", "_")
+
+
 def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: int | None, seconds: float,
              data_file: Path, digest: str, encoder: str = "") -> None:
+    """One MLflow run per benchmark: params, the dataset with its digest, the git commit, every figure,
+    our per-class metrics and a confusion matrix per row."""
+    import tempfile
+
     import mlflow
 
     from training.datasets import file_dataset
-    from training.train import _git_commit, ensure_experiment
+    from training.evaluate import per_class
+    from training.train import _confusion_plot, _git_commit, ensure_experiment
 
     exp_id = ensure_experiment(settings, f"benchmark-{name}")
     with mlflow.start_run(experiment_id=exp_id):
@@ -274,11 +290,20 @@ def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: in
         mlflow.log_input(file_dataset(data_file, name), context="benchmark")
         metrics = {"seconds": seconds}
         for r in rows:
-            key = f"{r.split}".replace(" ", "_").replace(",", "").replace("(", "").replace(")", "").replace("/", "_")
+            key = _metric_key(r.split)
             if r.ours is not None:
                 metrics[f"{key}_ours"] = r.ours
             if r.baseline is not None:
                 metrics[f"{key}_baseline"] = r.baseline
             for k, v in r.extra.items():
                 metrics[f"{key}_{k}"] = v
+        with tempfile.TemporaryDirectory() as tmp:
+            for r in rows:
+                if not r.gold:
+                    continue
+                key = _metric_key(r.split)
+                metrics.update(per_class(f"{key}_ours", list(r.gold), list(r.predicted), r.labels))
+                path = _confusion_plot(list(r.gold), list(r.predicted), r.labels, f"{name} {r.split} (ours)",
+                                       Path(tmp) / f"confusion_{key}.png")
+                mlflow.log_artifact(str(path), artifact_path="plots")
         mlflow.log_metrics(metrics)
