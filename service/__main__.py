@@ -7,6 +7,7 @@ import logging
 import sys
 
 from service.app import serve, serve_workers
+from training.logs import configure_logging
 from training.settings import SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
@@ -17,9 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--address", help="host:port to bind (default STANCE_ADDRESS or 127.0.0.1:50051)")
     parser.add_argument("--workers", type=int, help="server processes (default STANCE_WORKERS or the CPU count)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("mlflow", "alembic", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     try:
         settings = load_settings(address=args.address, workers=args.workers)
     except SettingsError as exc:

@@ -16,6 +16,7 @@ import prometheus_client
 from prometheus_client import multiprocess
 
 from service.server import create_server, set_serving
+from training.logs import configure_logging
 from training.serving import ModelSlot, ModelWatcher, ensure_served
 
 logger = logging.getLogger(__name__)
@@ -63,9 +64,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def _worker(settings, index: int) -> None:
-    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s %(levelname)s worker{index} %(name)s: %(message)s")
-    for noisy in ("mlflow", "alembic", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(f"worker{index}")
     serve(settings)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 
 import grpc
 
@@ -26,6 +27,12 @@ def status_for(exc: StanceError) -> grpc.StatusCode:
         if cls in STATUS_BY_ERROR:
             return STATUS_BY_ERROR[cls]
     return grpc.StatusCode.INTERNAL
+
+
+def deadline_of(context: grpc.ServicerContext) -> float | None:
+    """The call's deadline as a `time.monotonic()` instant (None: the client set none)."""
+    remaining = context.time_remaining()
+    return time.monotonic() + remaining if remaining is not None else None
 
 
 def _check_deadline(context: grpc.ServicerContext) -> None:

@@ -6,13 +6,12 @@ import logging
 
 import queue
 import threading
-import time
 from collections.abc import Iterator
 
 import grpc
 
 from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
-from service.errors import handle_errors, handle_stream_errors
+from service.errors import deadline_of, handle_errors, handle_stream_errors
 from training.corpus import Issue
 from training.errors import ResourceExhaustedError, StanceError
 from training.model import Analysis, Span
@@ -68,9 +67,7 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
     @handle_errors
     def Analyze(self, request: stance_pb2.AnalyzeRequest, context: grpc.ServicerContext) -> stance_pb2.AnalyzeResponse:
         served = self.slot.get()
-        remaining = context.time_remaining()
-        deadline = time.monotonic() + remaining if remaining is not None else None
-        result = served.model.analyze(request.text, [_issue(i) for i in request.issues], deadline)
+        result = served.model.analyze(request.text, [_issue(i) for i in request.issues], deadline_of(context))
         return _analysis_response(request.document_id, result, served)
 
     @handle_stream_errors
@@ -113,9 +110,8 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
                 raise ResourceExhaustedError(f"a stream takes at most {self.max_stream_documents} documents "
                                              "(STANCE_MAX_STREAM_DOCUMENTS); open a new stream for the rest")
             served = self.slot.get()
-            remaining = context.time_remaining()
-            deadline = time.monotonic() + remaining if remaining is not None else None
-            results = served.model.analyze_many([(r.text, [_issue(i) for i in r.issues]) for r in batch], deadline)
+            results = served.model.analyze_many([(r.text, [_issue(i) for i in r.issues]) for r in batch],
+                                                deadline_of(context))
             for req, res in zip(batch, results):
                 if isinstance(res, StanceError):
                     yield stance_pb2.AnalyzeResponse(document_id=req.document_id, error=str(res),

@@ -9,6 +9,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
+from training.logs import configure_logging
 from training.settings import SettingsError, load_settings
 
 logger = logging.getLogger(__name__)
@@ -134,9 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     bm.add_argument("--encoder", choices=["", "minilm"], default="",
                     help="add frozen sentence-encoder vectors to the features (needs the encoder extra)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("mlflow", "alembic", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging()
     from training.encoder import EncoderUnavailable
 
     try:

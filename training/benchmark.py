@@ -289,21 +289,18 @@ def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: in
         mlflow.set_tags({"git_commit": _git_commit(), "dataset": str(data_file)})
         mlflow.log_input(file_dataset(data_file, name), context="benchmark")
         metrics = {"seconds": seconds}
-        for r in rows:
-            key = _metric_key(r.split)
-            if r.ours is not None:
-                metrics[f"{key}_ours"] = r.ours
-            if r.baseline is not None:
-                metrics[f"{key}_baseline"] = r.baseline
-            for k, v in r.extra.items():
-                metrics[f"{key}_{k}"] = v
         with tempfile.TemporaryDirectory() as tmp:
             for r in rows:
-                if not r.gold:
-                    continue
                 key = _metric_key(r.split)
-                metrics.update(per_class(f"{key}_ours", list(r.gold), list(r.predicted), r.labels))
-                path = _confusion_plot(list(r.gold), list(r.predicted), r.labels, f"{name} {r.split} (ours)",
-                                       Path(tmp) / f"confusion_{key}.png")
-                mlflow.log_artifact(str(path), artifact_path="plots")
+                if r.ours is not None:
+                    metrics[f"{key}_ours"] = r.ours
+                if r.baseline is not None:
+                    metrics[f"{key}_baseline"] = r.baseline
+                for k, v in r.extra.items():
+                    metrics[f"{key}_{k}"] = v
+                if r.gold:
+                    metrics.update(per_class(f"{key}_ours", list(r.gold), list(r.predicted), r.labels))
+                    path = _confusion_plot(list(r.gold), list(r.predicted), r.labels, f"{name} {r.split} (ours)",
+                                           Path(tmp) / f"confusion_{key}.png")
+                    mlflow.log_artifact(str(path), artifact_path="plots")
         mlflow.log_metrics(metrics)

@@ -289,7 +289,7 @@ class ActorFinder:
         first_words: dict[str, str] = {}
         names = [(ent, ent.label_) for ent in doc.ents if ent.label_ in ACTOR_LABELS]
         text = doc.text
-        names += [(n.span, n.label) for n in nominals.unlabelled_names(doc, set(), lambda sp: is_heading_line(sp, text))]
+        names += [(n.span, n.label) for n in nominals.unlabelled_names(doc, lambda sp: is_heading_line(sp, text))]
         for ent, label in sorted(names, key=lambda x: x[0].start):
             span = _strip_possessive(ent)
             if span is None:
@@ -321,7 +321,7 @@ class ActorFinder:
         covered = _covered(actors)
         for tok, aid in nominals.surname_tokens(doc, {**first_words, **surnames}, covered):
             if aid in actors:
-                actors[aid].mentions.append(Mention(tok.idx, tok.idx + len(tok), tok.text, tok.i, tok.i + 1, aid, "ner"))
+                actors[aid].mentions.append(_mention(doc[tok.i:tok.i + 1], aid, "ner"))
         self._affiliations(doc, actors)
         self._descriptions(doc, actors)
         self._pronouns(doc, actors)

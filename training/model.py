@@ -217,15 +217,10 @@ class StanceModel:
     def analyze(self, text: str, issues: list[Issue] = (), deadline: float | None = None) -> Analysis:
         """One document. `deadline` (a `time.monotonic()` instant): the work stops between pipeline steps
         once it has passed, with DeadlineError, instead of finishing for a caller who has gone."""
-        adhoc = self._prepare(text, issues)
-        with self._lock, self.nlp.memory_zone():
-            _check_deadline(deadline, "before parsing (waiting for this worker)")
-            doc = self.nlp.make_doc(text)
-            for name, component in self.nlp.pipeline:
-                _check_deadline(deadline, f"while parsing (before {name})")
-                doc = component(doc)
-            _check_deadline(deadline, "after parsing")
-            return self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
+        result = self.analyze_many([(text, list(issues))], deadline)[0]
+        if isinstance(result, StanceError):
+            raise result
+        return result
 
     def analyze_many(self, requests: list[tuple[str, list[Issue]]],
                      deadline: float | None = None) -> list[Analysis | StanceError]:
@@ -242,10 +237,10 @@ class StanceModel:
             _check_deadline(deadline, "before parsing (waiting for this worker)")
             docs = [self.nlp.make_doc(r[1]) for r in ready]
             for name, component in self.nlp.pipeline:
-                _check_deadline(deadline, f"while parsing a batch (before {name})")
+                _check_deadline(deadline, f"while parsing (before {name})")
                 docs = list(component.pipe(docs)) if hasattr(component, "pipe") else [component(d) for d in docs]
             for (k, _, adhoc), doc in zip(ready, docs):
-                _check_deadline(deadline, "while analysing a batch")
+                _check_deadline(deadline, "while analysing")
                 out[k] = self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
         return out
 

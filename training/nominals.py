@@ -54,6 +54,8 @@ QUANTIFIERS = {"some", "many", "several", "most", "few", "a", "an", "the", "othe
 DEFINITE = {"the", "this", "that"}
 POSSESSIVE_PRONOUNS = {"his", "her", "its", "their"}
 ROLES = PERSON_ROLES | BODY_ROLES | STATE_ROLES
+# The entity label a role next to an unlabelled name gives it ("Ararat Mirzoyan, the foreign minister").
+NAME_LABEL = {"person": "PERSON", "body": "ORG"}
 
 
 @dataclass
@@ -96,11 +98,11 @@ def noun_phrase_left(head: Token, covered: set[int]) -> Span | None:
     return head.doc[start:head.i + 1]
 
 
-def unlabelled_names(doc: Doc, covered: set[int], is_heading) -> list[Name]:
+def unlabelled_names(doc: Doc, is_heading) -> list[Name]:
     """Runs of capitalised proper nouns outside any entity that the context marks as a person or body: an
     honorific before them, an apposition naming a role, or the subject of a verb ("Ararat Mirzoyan, the
     foreign minister, has defended ...")."""
-    taken = {i for ent in doc.ents for i in range(ent.start, ent.end)} | covered
+    taken = {i for ent in doc.ents for i in range(ent.start, ent.end)}
     out: list[Name] = []
     i = 0
     while i < len(doc):
@@ -126,9 +128,9 @@ def unlabelled_names(doc: Doc, covered: set[int], is_heading) -> list[Name]:
         label = None
         for child in root.children:
             if child.dep_ == "appos" and child.pos_ == "NOUN":
-                label = {"person": "PERSON", "body": "ORG"}.get(role_of(child) or "")
+                label = NAME_LABEL.get(role_of(child) or "")
         if label is None and root.dep_ == "appos" and root.head.pos_ == "NOUN":
-            label = {"person": "PERSON", "body": "ORG"}.get(role_of(root.head) or "")
+            label = NAME_LABEL.get(role_of(root.head) or "")
         if label is None and honorific:
             label = "PERSON"
         if label is None and len(words) >= 2 and root.dep_ in ("nsubj", "nsubjpass") and root.head.pos_ == "VERB":
