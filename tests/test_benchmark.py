@@ -41,8 +41,10 @@ def test_benchmark_runs_and_logs_to_mlflow(tmp_path):
     assert "dev_rw_ours" in run.data.metrics and run.inputs.dataset_inputs
     for label in ("positive", "negative", "neutral"):
         assert 0.0 <= run.data.metrics[f"dev_rw_ours_{label}_f1"] <= 1.0
+    assert 0.0 <= run.data.metrics["dev_rw_ours_ece"] <= 1.0 and run.data.metrics["model_size_bytes"] > 1000
+    assert run.data.metrics["seconds"] > 0
     plots = {a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "plots")}
-    assert {"plots/confusion_dev_rw.png", "plots/confusion_dev_mt.png"} <= plots
+    assert {"plots/confusion_dev_rw.png", "plots/confusion_dev_mt.png", "plots/reliability_dev_rw.png"} <= plots
     assert list((tmp_path / "cache").glob("newsmtsc-train-*.spacy")), "parses are cached as DocBin"
 
 

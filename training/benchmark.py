@@ -8,6 +8,7 @@ in an experiment of its own."""
 from __future__ import annotations
 
 import logging
+import pickle
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,10 @@ class Row:
     gold: list[str] = field(default_factory=list, repr=False)
     predicted: list[str] = field(default_factory=list, repr=False)
     labels: tuple[str, ...] = ()
+    # The probability our model gave each prediction: expected calibration error and a reliability plot.
+    confidence: list[float] = field(default_factory=list, repr=False)
+    # Size of the fitted classifier(s) behind the figure, pickled.
+    model_bytes: int = 0
 
 
 def _clf(C: float, seed: int) -> Pipeline:
@@ -120,15 +125,26 @@ def _fit_multi(feats: list[list[dict]], y: list[str], C: float, seed: int) -> Pi
     return _clf(C, seed).fit(X, Y)
 
 
-def _predict_multi(pipe: Pipeline, feats: list[list[dict]]) -> list[str]:
+def _predict_multi(pipe: Pipeline, feats: list[list[dict]]) -> tuple[list[str], list[float]]:
+    """Labels and their probabilities, averaging each example's candidates."""
     flat = [f for fs in feats for f in fs]
     probs = pipe.predict_proba(flat)
-    out, k = [], 0
+    out, conf, k = [], [], 0
     for fs in feats:
         mean = probs[k:k + len(fs)].mean(axis=0)
         k += len(fs)
         out.append(pipe.classes_[int(np.argmax(mean))])
-    return out
+        conf.append(float(mean.max()))
+    return out, conf
+
+
+def _predict(pipe: Pipeline, X: list[dict]) -> tuple[list[str], list[float]]:
+    probs = pipe.predict_proba(X)
+    return [pipe.classes_[int(k)] for k in probs.argmax(axis=1)], [float(p) for p in probs.max(axis=1)]
+
+
+def _size(*models) -> int:
+    return sum(len(pickle.dumps(m)) for m in models)
 
 
 def _macro(y_true, y_pred, labels) -> float:
@@ -150,11 +166,11 @@ def bench_newsmtsc(path: FeaturePath, root: Path, C: float, seed: int, limit: in
     for split in ("dev_rw", "dev_mt"):
         dev = _limit(load_newsmtsc(root, split), limit)
         yt = [e.label for e in dev]
-        pred = ours.predict(path.target_feats(dev, f"newsmtsc-{split}"))
+        pred, conf = _predict(ours, path.target_feats(dev, f"newsmtsc-{split}"))
         bpred = base.predict([e.text for e in dev])
         rows.append(Row("newsmtsc", split, "F1m", _macro(yt, pred, SENTIMENT), _macro(yt, bpred, SENTIMENT),
                         anchors[split], extra={"accuracy": float(np.mean([a == b for a, b in zip(yt, pred)]))},
-                        gold=yt, predicted=list(pred), labels=SENTIMENT))
+                        gold=yt, predicted=pred, labels=SENTIMENT, confidence=conf, model_bytes=_size(ours)))
         if path.champion is not None:
             served = path.champion.classifiers.sentiment.predict(
                 path.target_feats(dev, f"newsmtsc-{split}", path.champion.featurizer))
@@ -167,7 +183,7 @@ def bench_vast(path: FeaturePath, root: Path, C: float, seed: int, limit: int | 
     train = _limit(load_vast(root, "train"), limit)
     dev = _limit(load_vast(root, "dev"), limit)
     ours = _fit_multi(path.topic_feats(train, "vast-train"), [e.label for e in train], C, seed)
-    pred = _predict_multi(ours, path.topic_feats(dev, "vast-dev"))
+    pred, conf = _predict_multi(ours, path.topic_feats(dev, "vast-dev"))
     base = _baseline([f"{e.topic} || {e.text}" for e in train], [e.label for e in train], seed)
     bpred = list(base.predict([f"{e.topic} || {e.text}" for e in dev]))
     rows = []
@@ -180,7 +196,8 @@ def bench_vast(path: FeaturePath, root: Path, C: float, seed: int, limit: int | 
         rows.append(Row("vast", name, "macro-F1", _macro(yt, [pred[k] for k in idx], STANCE3),
                         _macro(yt, [bpred[k] for k in idx], STANCE3),
                         "0.666 (TGA-Net, test; figure from the issue, not verified here)" if name == "dev" else "",
-                        note=f"{len(idx)} rows", gold=yt, predicted=[pred[k] for k in idx], labels=STANCE3))
+                        note=f"{len(idx)} rows", gold=yt, predicted=[pred[k] for k in idx], labels=STANCE3,
+                        confidence=[conf[k] for k in idx], model_bytes=_size(ours)))
     return rows
 
 
@@ -188,7 +205,7 @@ def bench_ruw(path: FeaturePath, root: Path, C: float, seed: int, limit: int | N
     train = _limit(load_ruw(root, "train"), limit)
     dev = _limit(load_ruw(root, "dev"), limit)
     ours = _fit_multi(path.topic_feats(train, "ruw-train", RUW_TOPICS), [e.label for e in train], C, seed)
-    pred = _predict_multi(ours, path.topic_feats(dev, "ruw-dev", RUW_TOPICS))
+    pred, conf = _predict_multi(ours, path.topic_feats(dev, "ruw-dev", RUW_TOPICS))
     base = _baseline([f"{e.topic} || {e.text}" for e in train], [e.label for e in train], seed)
     bpred = list(base.predict([f"{e.topic} || {e.text}" for e in dev]))
     rows = []
@@ -199,7 +216,8 @@ def bench_ruw(path: FeaturePath, root: Path, C: float, seed: int, limit: int | N
         rows.append(Row("ruw", f"dev {target}", "macro-F1", _macro(yt, p, STANCE3), _macro(yt, b, STANCE3),
                         "78.21 (KDCL; metric undefined)" if target == "Russia" else "",
                         extra={"f1_favor_against": _macro(yt, p, ("favor", "against"))},
-                        gold=yt, predicted=p, labels=STANCE3))
+                        gold=yt, predicted=p, labels=STANCE3, confidence=[conf[k] for k in idx],
+                        model_bytes=_size(ours)))
     yt = [e.label for e in dev]
     rows.append(Row("ruw", "dev both (F1 favor/against)", "F1avg", _macro(yt, pred, ("favor", "against")),
                     _macro(yt, bpred, ("favor", "against")), "78.21 (KDCL; metric undefined)"))
@@ -213,15 +231,19 @@ def bench_ibm(path: FeaturePath, root: Path, C: float, seed: int, limit: int | N
     groups = [e.group for e in data]
     pred = np.empty(len(data), dtype=object)
     bpred = np.empty(len(data), dtype=object)
+    conf = np.zeros(len(data))
+    sizes = []
     texts = [f"{e.topic} || {e.text}" for e in data]
     for tr, te in GroupKFold(n_splits=5).split(feats, y, groups):
         ours = _fit_multi([feats[k] for k in tr], list(y[tr]), C, seed)
-        pred[te] = _predict_multi(ours, [feats[k] for k in te])
+        pred[te], conf[te] = _predict_multi(ours, [feats[k] for k in te])
+        sizes.append(_size(ours))
         bpred[te] = _baseline([texts[k] for k in tr], list(y[tr]), seed).predict([texts[k] for k in te])
     labels = ("favor", "against")
     return [Row("ibm_claim_stance", "train, 5-fold CV by topic", "macro-F1", _macro(y, pred, labels),
                 _macro(y, bpred, labels), "none comparable (papers report accuracy vs coverage)",
-                extra={"accuracy": float(np.mean(pred == y))}, gold=list(y), predicted=list(pred), labels=labels)]
+                extra={"accuracy": float(np.mean(pred == y))}, gold=list(y), predicted=list(pred), labels=labels,
+                confidence=[float(c) for c in conf], model_bytes=int(np.mean(sizes)))]
 
 
 BENCHMARKS = {"newsmtsc": bench_newsmtsc, "vast": bench_vast, "ruw": bench_ruw, "ibm": bench_ibm}
@@ -273,14 +295,15 @@ def _metric_key(split: str) -> str:
 def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: int | None, seconds: float,
              data_file: Path, digest: str, encoder: str = "") -> None:
     """One MLflow run per benchmark: params, the dataset with its digest, the git commit, every figure,
-    our per-class metrics and a confusion matrix per row."""
+    the training time, the fitted model's size, and per row our per-class metrics, expected calibration
+    error, a confusion matrix and a reliability plot."""
     import tempfile
 
     import mlflow
 
     from training.datasets import file_dataset
-    from training.evaluate import per_class
-    from training.train import _confusion_plot, _git_commit, ensure_experiment
+    from training.evaluate import expected_calibration_error, per_class
+    from training.train import _confusion_plot, _git_commit, _reliability_plot, ensure_experiment
 
     exp_id = ensure_experiment(settings, f"benchmark-{name}")
     with mlflow.start_run(experiment_id=exp_id):
@@ -288,7 +311,7 @@ def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: in
                            "encoder": encoder or "none"})
         mlflow.set_tags({"git_commit": _git_commit(), "dataset": str(data_file)})
         mlflow.log_input(file_dataset(data_file, name), context="benchmark")
-        metrics = {"seconds": seconds}
+        metrics = {"seconds": seconds, "model_size_bytes": float(max((r.model_bytes for r in rows), default=0))}
         with tempfile.TemporaryDirectory() as tmp:
             for r in rows:
                 key = _metric_key(r.split)
@@ -302,5 +325,11 @@ def _log_run(settings: Settings, name: str, rows: list[Row], C: float, limit: in
                     metrics.update(per_class(f"{key}_ours", list(r.gold), list(r.predicted), r.labels))
                     path = _confusion_plot(list(r.gold), list(r.predicted), r.labels, f"{name} {r.split} (ours)",
                                            Path(tmp) / f"confusion_{key}.png")
+                    mlflow.log_artifact(str(path), artifact_path="plots")
+                if r.confidence:
+                    correct = [g == p for g, p in zip(r.gold, r.predicted)]
+                    metrics[f"{key}_ours_ece"] = expected_calibration_error(correct, r.confidence)
+                    path = _reliability_plot(list(r.gold), list(r.predicted), r.confidence,
+                                             f"{name} {r.split} (ours)", Path(tmp) / f"reliability_{key}.png")
                     mlflow.log_artifact(str(path), artifact_path="plots")
         mlflow.log_metrics(metrics)
