@@ -48,17 +48,33 @@ def _lemma(t: Token) -> str:
     return t.lemma_.lower()
 
 
-_negated_heads = threading.local()
+class _Tokens:
+    """What the feature functions read of every token, looked up once per document: candidates and targets
+    share sentences, and spaCy's attribute lookups dominated the features' cost."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.lemma = [t.lemma_.lower() for t in doc]
+        self.word = [t.is_alpha and not t.is_stop for t in doc]
+        self.alpha = [t.is_alpha for t in doc]
+        # Heads of a negation ("not", "never", a `neg` dependent).
+        self.negated = {t.head.i for t in doc if t.head.i != t.i and (t.dep_ == "neg" or t.lower_ in NEGATIONS)}
+        self.has_neg = [t.dep_ == "neg" for t in doc]
+
+
+_token_cache = threading.local()
+
+
+def _tokens(doc) -> _Tokens:
+    cached = getattr(_token_cache, "tokens", None)
+    if cached is None or cached.doc is not doc:
+        cached = _token_cache.tokens = _Tokens(doc)
+    return cached
 
 
 def _negated(t: Token) -> bool:
-    """Whether a negation ("not", "never", a `neg` dependent) hangs off `t`. The heads of negations are
-    found once per document: this is asked for every token of every candidate's sentence."""
-    cache = _negated_heads.__dict__
-    if cache.get("doc") is not t.doc:
-        cache["doc"] = t.doc
-        cache["heads"] = {c.head.i for c in t.doc if c.head.i != c.i and (c.dep_ == "neg" or c.lower_ in NEGATIONS)}
-    return t.i in cache["heads"]
+    """Whether a negation ("not", "never", a `neg` dependent) hangs off `t`."""
+    return t.i in _tokens(t.doc).negated
 
 
 def _bucket(x: float) -> str:
@@ -130,22 +146,35 @@ def attribution_features(h: Token, i: Token, f: dict[str, float]) -> None:
     f["attr_off_path"] = 1
 
 
-def _add_lexicon(f: dict[str, float], prefix: str, tokens, negated: bool) -> None:
-    for t in tokens:
-        lem = _lemma(t)
-        flip = negated or _negated(t)
+def _add_lexicon(f: dict[str, float], prefix: str, tokens: _Tokens, idx, negated: bool) -> None:
+    """Counts of stance words among the tokens `idx`, a negated one counting for the other side."""
+    for j in idx:
+        lem = tokens.lemma[j]
+        flip = negated or j in tokens.negated
         if lem in FAVOR_LEX:
-            f[f"{prefix}lex_{'against' if flip else 'favor'}"] = f.get(f"{prefix}lex_{'against' if flip else 'favor'}", 0) + 1
+            key = f"{prefix}lex_{'against' if flip else 'favor'}"
+            f[key] = f.get(key, 0) + 1
         if lem in AGAINST_LEX:
-            f[f"{prefix}lex_{'favor' if flip else 'against'}"] = f.get(f"{prefix}lex_{'favor' if flip else 'against'}", 0) + 1
+            key = f"{prefix}lex_{'favor' if flip else 'against'}"
+            f[key] = f.get(key, 0) + 1
         if lem in NEUTRAL_LEX:
             f[f"{prefix}lex_neutral"] = f.get(f"{prefix}lex_neutral", 0) + 1
+
+
+def _sentence_features(f: dict[str, float], tokens: _Tokens, sent: Span, masked: set[int]) -> None:
+    """The sentence's own words and lexicon counts, the holder/issue/target masked out."""
+    idx = [j for j in range(sent.start, sent.end) if j not in masked]
+    _add_lexicon(f, "sent_", tokens, idx, False)
+    for j in idx:
+        if tokens.word[j]:
+            f[f"w={tokens.lemma[j]}"] = 0.5
 
 
 def stance_features(c: Candidate) -> dict[str, float]:
     """Features of one (holder, issue, sentence) candidate; holder or issue may be absent."""
     sent: Span = c.sent
     doc = c.doc
+    tokens = _tokens(doc)
     f: dict[str, float] = {"bias": 1.0}
     masked: set[int] = set()
     h = i = None
@@ -206,31 +235,27 @@ def stance_features(c: Candidate) -> dict[str, float]:
             for t in on_path:
                 if t.pos_ in ("VERB", "NOUN", "ADJ", "AUX"):
                     f[f"pv={_lemma(t)}"] = 1
-            _add_lexicon(f, "path_", on_path, neg)
+            _add_lexicon(f, "path_", tokens, [t.i for t in on_path], neg)
             f["holder_first"] = float(h.i < i.i)
             if _lemma(lca) in SPEECH_LEX and h in up[:1] and i in down:
                 f["reported_speech"] = 1
             lo, hi = sorted((h.i, i.i))
-            for t in doc[lo + 1:hi]:
-                if t.i not in masked and t.is_alpha and not t.is_stop:
-                    f[f"b={_lemma(t)}"] = 1
+            for j in range(lo + 1, hi):
+                if j not in masked and tokens.word[j]:
+                    f[f"b={tokens.lemma[j]}"] = 1
     if i is not None:
-        for t in doc[max(sent.start, c.issue.tok_start - 3):c.issue.tok_start]:
-            f[f"pre_i={_lemma(t)}"] = 1
+        for j in range(max(sent.start, c.issue.tok_start - 3), c.issue.tok_start):
+            f[f"pre_i={tokens.lemma[j]}"] = 1
     if i is not None:
         # The clause that governs the issue ("... membership was a key question"): its own polarity words.
         clause = i.head
         while clause.pos_ not in ("VERB", "AUX") and clause.dep_ != "ROOT" and clause.head.i != clause.i:
             clause = clause.head
         f[f"i_clause={_lemma(clause)}"] = 1
-        _add_lexicon(f, "clause_", [t for t in clause.subtree if t.i not in masked], _negated(clause))
-    sent_neg = any(t.dep_ == "neg" for t in sent)
-    if sent_neg:
+        _add_lexicon(f, "clause_", tokens, [t.i for t in clause.subtree if t.i not in masked], _negated(clause))
+    if any(tokens.has_neg[sent.start:sent.end]):
         f["sent_neg"] = 1
-    _add_lexicon(f, "sent_", [t for t in sent if t.i not in masked], False)
-    for t in sent:
-        if t.i not in masked and t.is_alpha and not t.is_stop:
-            f[f"w={_lemma(t)}"] = 0.5
+    _sentence_features(f, tokens, sent, masked)
     compound = _vader_compound(sent.text)
     f["vader"] = compound
     f[f"vader_{_bucket(compound)}"] = 1
@@ -242,6 +267,7 @@ def stance_features(c: Candidate) -> dict[str, float]:
 def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]:
     """Features for the sentiment of `sent` toward the target mention (None: the sentence as a whole)."""
     f: dict[str, float] = {"bias": 1.0}
+    tokens = _tokens(doc)
     masked: set[int] = set()
     if target is not None:
         masked.update(range(target.tok_start, target.tok_end))
@@ -254,14 +280,12 @@ def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]
         head_c = _vader_compound(root.head.text)
         if head_c:
             f["t_head_vader"] = head_c
-        left = doc[max(sent.start, target.tok_start - 6):target.tok_start]
-        right = doc[target.tok_end:min(sent.end, target.tok_end + 6)]
-        for t in left:
-            if t.is_alpha:
-                f[f"l={_lemma(t)}"] = 1
-        for t in right:
-            if t.is_alpha:
-                f[f"r={_lemma(t)}"] = 1
+        for j in range(max(sent.start, target.tok_start - 6), target.tok_start):
+            if tokens.alpha[j]:
+                f[f"l={tokens.lemma[j]}"] = 1
+        for j in range(target.tok_end, min(sent.end, target.tok_end + 6)):
+            if tokens.alpha[j]:
+                f[f"r={tokens.lemma[j]}"] = 1
         window = doc[max(sent.start, target.tok_start - 8):min(sent.end, target.tok_end + 8)]
         wc = _vader_compound(window.text)
         f["win_vader"] = wc
@@ -270,10 +294,7 @@ def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]
             f[f"t_obj_of={_lemma(root.head if root.dep_ != 'pobj' else root.head.head)}"] = 1
     else:
         f["no_target"] = 1
-    _add_lexicon(f, "sent_", [t for t in sent if t.i not in masked], False)
-    for t in sent:
-        if t.i not in masked and t.is_alpha and not t.is_stop:
-            f[f"w={_lemma(t)}"] = 0.5
+    _sentence_features(f, tokens, sent, masked)
     c = _vader_compound(sent.text)
     f["vader"] = c
     f[f"vader_{_bucket(c)}"] = 1
