@@ -265,3 +265,36 @@ def test_seed_article_actor_list_is_exactly_the_annotated_one(seed_extraction):
 def test_an_organisation_named_only_inside_an_issue_is_not_an_actor(pipeline):
     ex = _extract(pipeline, "Kyiv again pressed for Ukraine's membership in NATO on Monday.")
     assert "nato" not in ex.actors and "ukraine" in ex.actors
+
+
+def test_an_actor_whose_name_is_an_issue_phrase_stays_an_actor(pipeline):
+    # "UNRWA" is a phrase of gaza_humanitarian_access and an organisation that is argued about and acts.
+    ex = _extract(pipeline, "The representative of Jordan said UNRWA was irreplaceable. UNRWA said it would keep "
+                            "its schools open.")
+    assert "unrwa" in ex.actors and len(ex.actors["unrwa"].mentions) >= 2
+
+
+def test_interview_speaker_labels_are_surname_mentions(pipeline):
+    ex = _extract(pipeline, "VILNIUS, March 3 (Wire) - Kestutis Budrys, Lithuania's foreign minister, spoke to us.\n"
+                            "Is the idea dead?\nBudrys: Not at all.\nWill Hungary block it?\nBudrys: Studying is "
+                            "better than vetoing.")
+    (aid,) = [a for a, act in ex.actors.items() if act.kind == "person"]
+    assert sum(m.text == "Budrys" for m in ex.actors[aid].mentions) == 2
+
+
+def test_dateline_date_does_not_swallow_the_name_after_the_dash(pipeline):
+    nlp, _ = pipeline
+    doc = nlp("Interview: Norway's Eide on Palestine\nOSLO, April 14 - Espen Barth Eide, Norway's foreign minister, "
+              "spoke to us.\nEide: Recognition was the beginning.")
+    assert all("Eide" not in e.text for e in doc.ents if e.label_ == "DATE")
+    ex = _extract(pipeline, doc.text)
+    (person,) = [a for a in ex.actors.values() if a.kind == "person"]
+    assert "Espen Barth Eide" in {m.text for m in person.mentions} and person.affiliation == "norway"
+
+
+def test_surname_labelled_a_nationality_is_a_person(pipeline):
+    ex = _extract(pipeline, "Interview: Armenia's Mirzoyan says the treaty cannot wait\nYEREVAN, Feb 17 - Ararat "
+                            "Mirzoyan, Armenia's foreign minister, spoke to us.\nMirzoyan: Not because of us.")
+    (person,) = [a for a in ex.actors.values() if a.kind == "person"]
+    assert {"Ararat Mirzoyan", "Mirzoyan"} <= {m.text for m in person.mentions}
+    assert sum(m.text == "Mirzoyan" for m in person.mentions) >= 2

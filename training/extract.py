@@ -651,9 +651,11 @@ class Extractor:
 
 def _drop_actors_only_at_stake(actors: dict[str, Actor], hits: list[IssueHit]) -> None:
     """An organisation or country named only inside the issues ("Ukraine's membership in NATO", "sanctions
-    on Iran") is what is at stake, not an actor of this article."""
+    on Iran") is what is at stake, not an actor of this article. A name that is itself an issue phrase
+    ("UNRWA" for aid access to Gaza) stays an actor: it is both."""
     inside = {i for h in hits for i in range(min(h.scope[0], h.tok_start), max(h.scope[1], h.tok_end))}
+    whole = {(h.tok_start, h.tok_end) for h in hits}
     for aid in [aid for aid, a in actors.items() if a.kind in ("organization", "country")]:
         named = [m for m in actors[aid].mentions if m.via != "pronoun"]
-        if named and all(m.tok_start in inside for m in named):
+        if named and all(m.tok_start in inside and (m.tok_start, m.tok_end) not in whole for m in named):
             del actors[aid]

