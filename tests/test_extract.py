@@ -298,3 +298,9 @@ def test_surname_labelled_a_nationality_is_a_person(pipeline):
     (person,) = [a for a in ex.actors.values() if a.kind == "person"]
     assert {"Ararat Mirzoyan", "Mirzoyan"} <= {m.text for m in person.mentions}
     assert sum(m.text == "Mirzoyan" for m in person.mentions) >= 2
+
+
+def test_role_phrase_addressed_by_an_actor_refers_back(pipeline):
+    ex = _extract(pipeline, "The Trump administration raised tariffs on soybeans. The Iowa Soybean Association "
+                            "urged the administration to lift the remaining tariffs.")
+    assert "the administration" in {m.text for m in ex.actors["united_states"].mentions}

@@ -35,6 +35,9 @@ STATE_ROLES = {"government", "administration", "country", "state", "nation", "ki
                "leadership", "cabinet"}
 # Where a role phrase or group acts (and so can hold a position): subject, possessor, passive agent.
 ACTING = {"nsubj", "nsubjpass", "poss"}
+# Verbs whose object is an actor being addressed or judged.
+ADDRESSING = {"urge", "accuse", "ask", "press", "call", "criticize", "criticise", "warn", "tell", "praise", "blame",
+              "lobby", "thank", "pressure", "condemn", "attack", "implore"}
 # Plural heads that make a group actor when they are the subject of a verb ("Many residents welcome ...").
 GROUP_HEADS = {
     "official", "senator", "lawmaker", "minister", "mep", "diplomat", "doctor", "farmer", "resident", "worker",
@@ -79,7 +82,13 @@ def role_of(tok: Token) -> str | None:
 
 
 def _acting(tok: Token) -> bool:
-    return tok.dep_ in ACTING or (tok.dep_ == "pobj" and tok.head.dep_ == "agent")
+    """Whether a role phrase stands for an actor here: it acts (subject, possessor, passive agent) or is
+    addressed or judged by one ("urged the administration to", "accused the government of", "called on the
+    ministry")."""
+    if tok.dep_ in ACTING or (tok.dep_ == "pobj" and tok.head.dep_ == "agent"):
+        return True
+    verb = tok.head.head if tok.dep_ == "pobj" and tok.head.lower_ == "on" else tok.head if tok.dep_ == "dobj" else None
+    return verb is not None and verb.lemma_.lower() in ADDRESSING
 
 
 def noun_phrase_left(head: Token, covered: set[int]) -> Span | None:
