@@ -304,3 +304,21 @@ def test_role_phrase_addressed_by_an_actor_refers_back(pipeline):
     ex = _extract(pipeline, "The Trump administration raised tariffs on soybeans. The Iowa Soybean Association "
                             "urged the administration to lift the remaining tariffs.")
     assert "the administration" in {m.text for m in ex.actors["united_states"].mentions}
+
+
+def test_phrase_word_anaphor_reaches_back_past_the_window_and_takes_any_determiner(pipeline):
+    ex = _extract(pipeline, "Ministers meet in Athens on Monday. The EU migration pact enters into force in June. "
+                            "Ferries arrived overnight. The port was calm. Officials counted arrivals. "
+                            "Mitsotakis said the pact was long overdue. Brazil promised a roadmap away from fossil "
+                            "fuels. Lula said a roadmap was needed now.")
+    anaphoric = {(h.text, h.issue_id) for h in ex.issue_hits if h.anaphoric}
+    assert ("the pact", "eu_migration_pact") in anaphoric
+    assert ("a roadmap", "fossil_fuel_phaseout") in anaphoric
+
+
+def test_sentence_sharing_words_with_an_issue_in_play_gets_a_candidate(pipeline):
+    ex = _extract(pipeline, "The EU migration pact enters into force in June. Poland has said it will not take part "
+                            "in relocations at all. Ferries arrived in Lesbos overnight.")
+    implicit = [c for c in ex.candidates if c.issue is not None and c.issue.implicit]
+    assert {(c.actor_id, c.issue_id) for c in implicit} == {("poland", "eu_migration_pact")}
+    assert all(not h.implicit for h in ex.issue_hits), "implicit hits are not reported as issue mentions"

@@ -30,6 +30,8 @@ ANAPHOR_HEADS = {"proposal", "plan", "idea", "deal", "agreement", "alliance", "b
                  "arrangement", "accord", "treaty", "package", "reform", "programme", "program", "option",
                  "step", "curb", "restriction", "request", "project", "target", "goal", "mechanism", "talk"}
 ANAPHOR_DETS = {"this", "that", "the", "such", "these", "those"}
+# With a head that is a word of an issue's phrases, any determiner refers back ("a roadmap", "his pact").
+SPECIFIC_DETS = ANAPHOR_DETS | {"its", "their", "a", "an", "any", "his", "her", "our", "your", "my", "no"}
 PRONOUNS = {"he": "person", "she": "person", "it": "thing", "they": "thing"}
 SPEECH_VERBS = {"say", "tell", "add", "state", "note", "insist", "argue", "write", "declare", "warn", "reply",
                 "answer", "continue", "stress", "explain", "tweet", "post", "conclude", "respond"}
@@ -70,6 +72,9 @@ class IssueHit:
     anaphoric: bool = False
     # Tokens that belong to the issue's noun phrase ("Ukraine's membership in NATO"): never holders.
     scope: tuple[int, int] = (0, 0)
+    # Not a mention of the issue: the sentence carries a position without naming it, and this is the issue
+    # in play there ("topic_hits"). Only candidates use it; it is not reported as an issue mention.
+    implicit: str = ""
 
 
 @dataclass
@@ -140,6 +145,12 @@ class IssueFinder:
                 matcher.add(issue.id, list(self.nlp.pipe(phrases)))
         return matcher
 
+    def words(self, extra: dict[str, Issue] | None = None) -> dict[str, set[str]]:
+        """Each issue's phrase words (taxonomy and the request's own issues)."""
+        if not extra:
+            return self.phrase_words
+        return {**self.phrase_words, **{i.id: _phrase_words(i) for i in extra.values()}}
+
     def find(self, doc: Doc, extra: dict[str, Issue] | None = None) -> list[IssueHit]:
         by_span: dict[tuple[int, int], set[str]] = defaultdict(set)
         for match_id, s, e in self.matcher(doc):
@@ -192,10 +203,7 @@ class IssueFinder:
             span = doc[s:e]
             hits.append(IssueHit(iid, span.start_char, span.end_char, span.text, s, e, scope=_issue_scope(span)))
         hits.sort(key=lambda h: h.start)
-        words = dict(self.phrase_words)
-        for issue in (extra or {}).values():
-            words[issue.id] = _phrase_words(issue)
-        hits.extend(_anaphoric_hits(doc, hits, taken, words))
+        hits.extend(_anaphoric_hits(doc, hits, taken, self.words(extra)))
         hits.sort(key=lambda h: h.start)
         return hits
 
@@ -250,7 +258,7 @@ def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int],
             continue
         if tok.i in taken or tok.pos_ != "NOUN":
             continue
-        dets = [c for c in tok.children if c.dep_ in ("det", "poss") and c.lower_ in ANAPHOR_DETS | {"its", "their"}]
+        dets = [c for c in tok.children if c.dep_ in ("det", "poss") and c.lower_ in SPECIFIC_DETS]
         if not dets:
             continue
         n = sent_index[tok.sent.start]
@@ -258,15 +266,19 @@ def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int],
         earlier = [h for h in hits if h.tok_start < tok.i and not h.anaphoric]
         previous = [h for h in earlier if window_start <= h.tok_start]
         head = _crude(tok.text)
-        # A word of an issue's own phrases ("the subsidies" after "ACA subsidies") is specific enough to
-        # refer back anywhere in the article; a generic head ("the plan", "this proposal") only to the last
-        # two sentences.
-        generic = tok.lemma_.lower() in ANAPHOR_HEADS
-        matching = [h for h in (previous if generic else earlier) if head in phrase_words.get(h.issue_id, ())]
-        if matching:
-            antecedent = matching[-1]
-        elif previous and tok.lemma_.lower() in ANAPHOR_HEADS and dets[0].lower_ in ANAPHOR_DETS:
+        # A word of an issue's own phrases ("the subsidies" after "ACA subsidies", "a roadmap" after "roadmap
+        # away from fossil fuels") refers back anywhere in the article, the nearest such issue first. A
+        # generic head ("this proposal", "the pact") takes an issue of the last two sentences whose phrases
+        # have the word, else the latest issue there, and only then an earlier issue whose phrases have it.
+        specific = [h for h in earlier if head in phrase_words.get(h.issue_id, ())]
+        near = [h for h in specific if window_start <= h.tok_start]
+        generic = tok.lemma_.lower() in ANAPHOR_HEADS and dets[0].lower_ in ANAPHOR_DETS
+        if near:
+            antecedent = near[-1]
+        elif generic and previous:
             antecedent = previous[-1]
+        elif specific:
+            antecedent = specific[-1]
         else:
             continue
         start = min(d.i for d in dets)
@@ -559,11 +571,13 @@ def quote_speakers(doc: Doc, mentions: list[Mention]) -> dict[int, Mention]:
     return out
 
 
-def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit]) -> list[Candidate]:
+def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit],
+                     speakers: dict[int, Mention] | None = None) -> list[Candidate]:
     """One candidate per (actor, issue, sentence): the actor's mention closest to the issue mention, plus
     the speaker of a quotation or interview answer the sentence belongs to."""
     mentions = sorted((m for a in actors.values() for m in a.mentions), key=lambda m: m.tok_start)
-    speakers = quote_speakers(doc, mentions)
+    if speakers is None:
+        speakers = quote_speakers(doc, mentions)
     out: list[Candidate] = []
     for sent in doc.sents:
         sent_hits = [h for h in hits if sent.start <= h.tok_start < sent.end]
@@ -646,7 +660,51 @@ class Extractor:
         actors = self.actor_finder.find(doc)
         hits = self.issue_finder.find(doc, extra_issues)
         _drop_actors_only_at_stake(actors, hits)
-        return Extraction(doc, actors, hits, build_candidates(doc, actors, hits))
+        mentions = sorted((m for a in actors.values() for m in a.mentions), key=lambda m: m.tok_start)
+        speakers = quote_speakers(doc, mentions)
+        topical = topic_hits(doc, hits, mentions, speakers, self.issue_finder.words(extra_issues))
+        return Extraction(doc, actors, hits, build_candidates(doc, actors, hits + topical, speakers))
+
+
+def topic_hits(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers: dict[int, Mention],
+               phrase_words: dict[str, set[str]]) -> list[IssueHit]:
+    """The issue in play in sentences that carry a position without naming it ("Poland has said it will not
+    take part in relocations at all", in an article on the migration pact): for each sentence with an actor
+    or a quote speaker but no issue mention, the issue named in the article that shares the most words of
+    its phrases with it. One implicit hit per sentence, on what the main verb is about; the classifier
+    decides whether the sentence takes a position on it. (Also taking the issue named in the sentences just
+    before, without shared words, found more holders but lowered triple precision more: dev triple F1 -0.005.)"""
+    if not hits:
+        return []
+    sents = list(doc.sents)
+    sent_of = {s.start: n for n, s in enumerate(sents)}
+    named = {sent_of[doc[h.tok_start].sent.start] for h in hits}
+    with_actor = {sent_of[doc[m.tok_start].sent.start] for m in mentions} | {sent_of[s] for s in speakers}
+    in_article = {h.issue_id for h in hits}
+    out = []
+    for n in sorted(with_actor - named):
+        sent = sents[n]
+        words = {_crude(t.text) for t in sent if t.is_alpha and not t.is_stop}
+        overlap = {iid: len(words & phrase_words.get(iid, set())) for iid in in_article}
+        best = max(overlap, key=lambda iid: (overlap[iid], iid)) if overlap else ""
+        if not best or overlap[best] == 0:
+            continue
+        holders = {i for m in mentions if sent.start <= m.tok_start < sent.end for i in range(m.tok_start, m.tok_end)}
+        target = _topic_target(sent, holders)
+        out.append(IssueHit(best, target.start_char, target.end_char, target.text, target.start, target.end,
+                            anaphoric=True, scope=(target.start, target.end), implicit="words"))
+    return out
+
+
+def _topic_target(sent: Span, holders: set[int]) -> Span:
+    """What the sentence's main verb is about, holders excluded: its object or complement, else the verb."""
+    doc = sent.doc
+    root = sent.root
+    for dep in ("dobj", "nsubjpass", "ccomp", "xcomp", "attr", "prep"):
+        for child in root.children:
+            if child.dep_ == dep and not holders & set(range(child.left_edge.i, child.right_edge.i + 1)):
+                return doc[child.i:child.i + 1]
+    return doc[root.i:root.i + 1]
 
 
 def _drop_actors_only_at_stake(actors: dict[str, Actor], hits: list[IssueHit]) -> None:

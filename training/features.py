@@ -206,7 +206,10 @@ def stance_features(c: Candidate) -> dict[str, float]:
         masked.update(range(min(c.issue.scope[0], c.issue.tok_start), max(c.issue.scope[1], c.issue.tok_end)))
         f[f"i_dep={i.dep_}"] = 1
         f[f"i_head={_lemma(i.head)}"] = 1
-        if c.issue.anaphoric:
+        if c.issue.implicit:
+            # Not named in the sentence: the issue in play (sharing words with it, or named just before).
+            f[f"i_implicit={c.issue.implicit}"] = 1
+        elif c.issue.anaphoric:
             f["i_anaphoric"] = 1
         if _negated(i.head):
             f["i_head_neg"] = 1
