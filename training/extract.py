@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ class IssueFinder:
         # Match ids resolved without the StringStore: strings a request adds vanish with its memory zone.
         self.key_of = {self._key(i): i for i in issues}
         self.phrase_words = {i.id: _phrase_words(i) for i in issues.values()}
+        self.topic_vocab = {i.id: _topic_words(i) for i in issues.values()}
 
     def _matcher(self, issues) -> PhraseMatcher:
         matcher = PhraseMatcher(self.nlp.vocab, attr="LOWER")
@@ -150,6 +152,12 @@ class IssueFinder:
         if not extra:
             return self.phrase_words
         return {**self.phrase_words, **{i.id: _phrase_words(i) for i in extra.values()}}
+
+    def topic_words(self, extra: dict[str, Issue] | None = None) -> dict[str, tuple[set[str], set[str]]]:
+        """Each issue's vocabulary for recognising it unnamed: its phrases, name and description."""
+        if not extra:
+            return self.topic_vocab
+        return {**self.topic_vocab, **{i.id: _topic_words(i) for i in extra.values()}}
 
     def find(self, doc: Doc, extra: dict[str, Issue] | None = None) -> list[IssueHit]:
         by_span: dict[tuple[int, int], set[str]] = defaultdict(set)
@@ -215,6 +223,23 @@ STOP_PHRASE_WORDS = {"the", "of", "on", "in", "to", "for", "a", "an", "and", "wi
 def _phrase_words(issue: Issue) -> set[str]:
     return {_crude(w) for p in issue.phrases for w in p.replace("-", " ").split()
             if w.lower() not in STOP_PHRASE_WORDS and w.isalpha()}
+
+
+# Words of issue descriptions that say how to read a position, not what the issue is about.
+DESCRIPTION_STOP = {"favor", "against", "want", "wants", "support", "supports", "oppose", "opposes", "more", "less",
+                    "it", "them", "its", "their", "be", "is", "are", "or", "not", "any", "all", "which", "that",
+                    "this", "e", "g", "eg", "ie", "etc", "stop", "end", "keep", "keeping", "make", "making", "whether"}
+
+
+def _topic_words(issue: Issue) -> tuple[set[str], set[str]]:
+    """(phrase words, other common words of its name and description): proper names in a description
+    ("Ukraine", "NATO") say little about which issue an unnamed sentence is on."""
+    words = set()
+    for text in (issue.name, issue.description):
+        words |= {_crude(w) for w in re.findall(r"[A-Za-z]+", text) if len(w) > 2 and w.islower()
+                  and w not in STOP_PHRASE_WORDS | DESCRIPTION_STOP}
+    phrase = _phrase_words(issue)
+    return phrase, words - phrase
 
 
 def _issue_scope(span: Span) -> tuple[int, int]:
@@ -662,12 +687,12 @@ class Extractor:
         _drop_actors_only_at_stake(actors, hits)
         mentions = sorted((m for a in actors.values() for m in a.mentions), key=lambda m: m.tok_start)
         speakers = quote_speakers(doc, mentions)
-        topical = topic_hits(doc, hits, mentions, speakers, self.issue_finder.words(extra_issues))
+        topical = topic_hits(doc, hits, mentions, speakers, self.issue_finder.topic_words(extra_issues))
         return Extraction(doc, actors, hits, build_candidates(doc, actors, hits + topical, speakers))
 
 
 def topic_hits(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers: dict[int, Mention],
-               phrase_words: dict[str, set[str]]) -> list[IssueHit]:
+               vocab: dict[str, tuple[set[str], set[str]]]) -> list[IssueHit]:
     """The issue in play in sentences that carry a position without naming it ("Poland has said it will not
     take part in relocations at all", in an article on the migration pact): for each sentence with an actor
     or a quote speaker but no issue mention, the issue named in the article that shares the most words of
@@ -684,10 +709,14 @@ def topic_hits(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers
     out = []
     for n in sorted(with_actor - named):
         sent = sents[n]
-        words = {_crude(t.text) for t in sent if t.is_alpha and not t.is_stop}
-        overlap = {iid: len(words & phrase_words.get(iid, set())) for iid in in_article}
+        words = {_crude(t.text): t.pos_ != "PROPN" for t in sent if t.is_alpha and not t.is_stop}
+        common = {w for w, is_common in words.items() if is_common}
+        overlap = {}
+        for iid in in_article:
+            phrase, other = vocab.get(iid, (set(), set()))
+            overlap[iid] = 2 * len(words.keys() & phrase) + len(common & other)
         best = max(overlap, key=lambda iid: (overlap[iid], iid)) if overlap else ""
-        if not best or overlap[best] == 0:
+        if not best or overlap[best] < 1:
             continue
         holders = {i for m in mentions if sent.start <= m.tok_start < sent.end for i in range(m.tok_start, m.tok_end)}
         target = _topic_target(sent, holders)
