@@ -322,3 +322,11 @@ def test_sentence_sharing_words_with_an_issue_in_play_gets_a_candidate(pipeline)
     implicit = [c for c in ex.candidates if c.issue is not None and c.issue.implicit]
     assert {(c.actor_id, c.issue_id) for c in implicit} == {("poland", "eu_migration_pact")}
     assert all(not h.implicit for h in ex.issue_hits), "implicit hits are not reported as issue mentions"
+
+
+def test_stance_sentence_without_shared_words_gets_the_articles_main_issue(pipeline):
+    ex = _extract(pipeline, "The IAEA board will vote on a resolution on IAEA inspections in Iran. Diplomats expect "
+                            "the IAEA inspections text to pass. Egypt said it would study the text carefully. "
+                            "Ferries arrived in Lesbos overnight.")
+    implicit = {(c.actor_id, c.issue_id, c.issue.implicit) for c in ex.candidates if c.issue and c.issue.implicit}
+    assert ("egypt", "iaea_inspections_iran", "dominant") in implicit
