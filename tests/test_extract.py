@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from training.corpus import Issue
 from training.registry import ActorRegistry, Taxonomy
 from training.extract import Extractor
 from training.nlp import build_nlp
@@ -317,10 +318,12 @@ def test_phrase_word_anaphor_reaches_back_past_the_window_and_takes_any_determin
 
 
 def test_sentence_sharing_words_with_an_issue_in_play_gets_a_candidate(pipeline):
-    ex = _extract(pipeline, "The EU migration pact enters into force in June. Poland has said it will not take part "
-                            "in relocations at all. Ferries arrived in Lesbos overnight.")
+    metro = Issue("metro_extension", "Metro line extension", ("metro line extension",),
+                  description="Extending the metro line to the airport. favor = wants the extension.")
+    ex = _extract(pipeline, "The council debated the metro line extension on Monday. Poland has said the airport "
+                            "link should wait. Ferries arrived in Lesbos overnight.", {"metro_extension": metro})
     implicit = [c for c in ex.candidates if c.issue is not None and c.issue.implicit]
-    assert {(c.actor_id, c.issue_id) for c in implicit} == {("poland", "eu_migration_pact")}
+    assert {(c.actor_id, c.issue_id) for c in implicit} == {("poland", "metro_extension")}
     assert all(not h.implicit for h in ex.issue_hits), "implicit hits are not reported as issue mentions"
 
 
@@ -330,3 +333,9 @@ def test_stance_sentence_without_shared_words_gets_the_articles_main_issue(pipel
                             "Ferries arrived in Lesbos overnight.")
     implicit = {(c.actor_id, c.issue_id, c.issue.implicit) for c in ex.candidates if c.issue and c.issue.implicit}
     assert ("egypt", "iaea_inspections_iran", "dominant") in implicit
+
+
+def test_issue_phrases_match_typographic_apostrophes(pipeline):
+    bid = Issue("kyiv_bid", "Kyiv's bid", ("Kyiv's NATO bid",))
+    ex = _extract(pipeline, "Berlin again backed Kyiv’s NATO bid on Monday.", {"kyiv_bid": bid})
+    assert any(h.issue_id == "kyiv_bid" and h.text == "Kyiv’s NATO bid" for h in ex.issue_hits)

@@ -127,8 +127,7 @@ class IssueFinder:
         for issue in issues:
             # Issue ids are labels, not text: keep them past the request's memory zone (cached matchers).
             self.nlp.vocab.strings.add(issue.id, allow_transient=False)
-            phrases = list(issue.phrases) or [issue.name]
-            matcher.add(issue.id, list(self.nlp.tokenizer.pipe(phrases)))
+            matcher.add(issue.id, list(self.nlp.tokenizer.pipe(_with_curly_quotes(issue))))
         return matcher
 
     def _key(self, issue_id: str) -> int:
@@ -146,8 +145,7 @@ class IssueFinder:
         with self.nlp.select_pipes(enable=["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]):
             for issue in issues:
                 self.nlp.vocab.strings.add(issue.id, allow_transient=False)
-                phrases = list(issue.phrases) or [issue.name]
-                matcher.add(issue.id, list(self.nlp.pipe(phrases)))
+                matcher.add(issue.id, list(self.nlp.pipe(_with_curly_quotes(issue))))
         return matcher
 
     def words(self, extra: dict[str, Issue] | None = None) -> dict[str, set[str]]:
@@ -217,6 +215,12 @@ class IssueFinder:
         hits.extend(_anaphoric_hits(doc, hits, taken, self.words(extra)))
         hits.sort(key=lambda h: h.start)
         return hits
+
+
+def _with_curly_quotes(issue: Issue) -> list[str]:
+    """The issue's phrases (or its name), plus each with typographic apostrophes ("Ukraine’s NATO bid")."""
+    phrases = list(issue.phrases) or [issue.name]
+    return phrases + [p.replace("'", "’") for p in phrases if "'" in p]
 
 
 STOP_PHRASE_WORDS = {"the", "of", "on", "in", "to", "for", "a", "an", "and", "with", "from", "by", "at", "its", "new",
