@@ -228,14 +228,14 @@ SEARCH_GRID = {"clf__C": [0.1, 0.3, 1.0, 3.0]}
 
 
 def search_C(examples: Examples, cfg: TrainConfig, seed: int) -> tuple[float, dict[str, float]]:
-    """5-fold cross-validated choice of the stance classifier's C, folds grouped by article."""
+    """5-fold cross-validated choice of the stance classifier's C, folds grouped by article, on every core."""
     from sklearn.model_selection import GridSearchCV, GroupKFold
 
     folds = min(5, len(set(examples.stance_groups)))
     if folds < 2:
         return cfg.C, {}
     grid = GridSearchCV(make_pipeline(cfg.C, cfg.class_weight, cfg.max_iter, seed), SEARCH_GRID,
-                        scoring="f1_macro", cv=GroupKFold(n_splits=folds), n_jobs=1)
+                        scoring="f1_macro", cv=GroupKFold(n_splits=folds), n_jobs=-1)
     grid.fit(examples.stance_X, examples.stance_y, groups=examples.stance_groups)
     scores = {f"cv_stance_f1_macro_C_{c}": float(m)
               for c, m in zip(grid.cv_results_["param_clf__C"], grid.cv_results_["mean_test_score"])}
