@@ -431,8 +431,9 @@ class ActorFinder:
                 aff = actors[m.actor_id].affiliation
                 if aff in countries:
                     return aff
-        counts = Counter({aid: sum(m.tok_start < head.i for m in actors[aid].mentions) for aid in countries})
-        return counts.most_common(1)[0][0] if counts else None
+        # Ties go to the country named last (not to set order, which changes from process to process).
+        counts = {aid: sum(m.tok_start < head.i for m in actors[aid].mentions) for aid in countries}
+        return max(counts, key=lambda aid: (counts[aid], latest[aid])) if counts else None
 
     def _resolve(self, span: Span, label: str, surnames: dict[str, str]) -> tuple[str, str, str, str]:
         if span.root.ent_id_ and span.root.ent_id_ in self.registry.actors:
