@@ -37,8 +37,8 @@ test:  ## the whole test suite (what CI runs), in $(TEST_VENV) with the optional
 train: install  ## one MLflow run; promotes to @champion only if it beats the champion on dev
 	$(PY) -m training train $(ARGS)
 
-evaluate: install  ## champion's figures on a split: make evaluate SPLIT=dev
-	$(PY) -m training evaluate --split $(or $(SPLIT),dev)
+evaluate: install  ## champion's figures on a split: make evaluate SPLIT=dev (ARGS="--ids at,bt")
+	$(PY) -m training evaluate --split $(or $(SPLIT),dev) $(ARGS)
 
 benchmark: install  ## public datasets under STANCE_DATASETS_DIR (default ../shared/datasets): one table
 	$(PY) -m training benchmark $(ARGS)

@@ -116,3 +116,20 @@ def test_pyfunc_predict_follows_the_signature(store):
                                        "holder": "Hungary", "issue": "sanctions_on_russia"}]))
     assert list(out.columns) == ["stance", "favor", "against", "neutral"]
     assert out.stance[0] in ("favor", "against", "neutral")
+
+
+def test_evaluate_command_filters_articles_by_split_and_id_prefix(store, monkeypatch, capsys):
+    import json
+
+    from training.__main__ import main
+    from training.corpus import load_corpus
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", store.tracking_uri)
+    corpus = load_corpus(store.seeds_dir)
+    first = corpus.split("dev")[0].id[:3]
+    expected = [d for d in corpus.split("dev") + corpus.split("test") if d.id.startswith(first)]
+    assert main(["evaluate", "--split", "dev,test", "--ids", first]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["documents"] == len(expected) and 0.0 <= out["dev_test_stance_macro_f1"] <= 1.0
+    assert main(["evaluate", "--split", "dev,bogus"]) == 2
+    assert "expected train, dev or test" in capsys.readouterr().err

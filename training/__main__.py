@@ -48,13 +48,26 @@ def _evaluate(args, settings) -> int:
     from training.evaluate import evaluate_model
     from training.serving import load_served
 
+    splits = args.split.split(",")
+    if not set(splits) <= {"train", "dev", "test"}:
+        print(f"--split: expected train, dev or test (or several joined by commas), got {args.split!r}", file=sys.stderr)
+        return 2
     mlflow.set_tracking_uri(settings.tracking_uri)
     served = load_served(settings)
     if served is None:
         print(f"no model at {settings.model_name}@{settings.model_alias}; run `make train` first", file=sys.stderr)
         return 1
-    docs = load_corpus(settings.seeds_dir).split(args.split)
-    metrics = evaluate_model(served.model, docs, prefix=args.split).metrics
+    corpus = load_corpus(settings.seeds_dir)
+    docs = [d for split in splits for d in corpus.split(split)]
+    if args.ids:
+        docs = [d for d in docs if d.id.startswith(tuple(args.ids))]
+    if args.not_ids:
+        docs = [d for d in docs if not d.id.startswith(tuple(args.not_ids))]
+    if not docs:
+        print("no articles match the split and id prefixes", file=sys.stderr)
+        return 1
+    prefix = args.split.replace(",", "_")
+    metrics = evaluate_model(served.model, docs, prefix=prefix).metrics
     print(json.dumps({"model_version": served.version, "split": args.split, "documents": len(docs),
                       **{k: round(v, 4) for k, v in metrics.items()}}, indent=2))
     return 0
@@ -124,7 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--encoder", choices=["", "minilm"], default="",
                     help="add frozen sentence-encoder vectors to the features (needs the encoder extra)")
     ev = sub.add_parser("evaluate", help="figures of the current champion on a corpus split")
-    ev.add_argument("--split", default="dev", choices=["train", "dev", "test"])
+    ev.add_argument("--split", default="dev", help="train, dev or test, or several joined by commas (dev,test)")
+    ev.add_argument("--ids", type=lambda v: v.split(","), default=None,
+                    help="only articles whose id starts with one of these prefixes (e.g. at,bt: the newer articles)")
+    ev.add_argument("--not-ids", type=lambda v: v.split(","), default=None,
+                    help="leave out articles whose id starts with one of these prefixes")
     cp = sub.add_parser("compare", help="train on a subset of the train split vs all of it; dev and test figures")
     cp.add_argument("--prefixes", type=lambda v: v.split(","), default=["000", "rua", "mde", "asi", "glo"],
                     help="article-id prefixes of the subset (default: the first corpus)")
