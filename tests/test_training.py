@@ -118,7 +118,7 @@ def test_pyfunc_predict_follows_the_signature(store):
     assert out.stance[0] in ("favor", "against", "neutral")
 
 
-def test_evaluate_command_filters_articles_by_split_and_id_prefix(store, monkeypatch, capsys):
+def test_evaluate_command_filters_articles_by_split_and_id_prefix(store, monkeypatch, capsys, tmp_path):
     import json
 
     from training.__main__ import main
@@ -133,3 +133,9 @@ def test_evaluate_command_filters_articles_by_split_and_id_prefix(store, monkeyp
     assert out["documents"] == len(expected) and 0.0 <= out["dev_test_stance_macro_f1"] <= 1.0
     assert main(["evaluate", "--split", "dev,bogus"]) == 2
     assert "expected train, dev or test" in capsys.readouterr().err
+    # Another taxonomy file with the same classifiers: one issue's phrases find fewer of the gold issues.
+    one = tmp_path / "issues.jsonl"
+    one.write_text((store.seeds_dir / "issues.jsonl").read_text(encoding="utf-8").splitlines()[0] + "\n")
+    recall = out["dev_test_issue_mention_recall"]
+    assert main(["evaluate", "--split", "dev,test", "--ids", first, "--issues", str(one)]) == 0
+    assert json.loads(capsys.readouterr().out)["dev_test_issue_mention_recall"] < recall

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
@@ -57,6 +58,13 @@ def _evaluate(args, settings) -> int:
     if served is None:
         print(f"no model at {settings.model_name}@{settings.model_alias}; run `make train` first", file=sys.stderr)
         return 1
+    model = served.model
+    if args.issues:
+        # The champion's classifiers with another taxonomy file: what an extended or older phrase list finds.
+        from training.model import StanceModel
+        from training.registry import Taxonomy
+
+        model = StanceModel(model.registry, Taxonomy.from_jsonl(args.issues), model.classifiers)
     corpus = load_corpus(settings.seeds_dir)
     docs = [d for split in splits for d in corpus.split(split)]
     if args.ids:
@@ -67,7 +75,7 @@ def _evaluate(args, settings) -> int:
         print("no articles match the split and id prefixes", file=sys.stderr)
         return 1
     prefix = args.split.replace(",", "_")
-    metrics = evaluate_model(served.model, docs, prefix=prefix).metrics
+    metrics = evaluate_model(model, docs, prefix=prefix).metrics
     print(json.dumps({"model_version": served.version, "split": args.split, "documents": len(docs),
                       **{k: round(v, 4) for k, v in metrics.items()}}, indent=2))
     return 0
@@ -142,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="only articles whose id starts with one of these prefixes (e.g. at,bt: the newer articles)")
     ev.add_argument("--not-ids", type=lambda v: v.split(","), default=None,
                     help="leave out articles whose id starts with one of these prefixes")
+    ev.add_argument("--issues", type=Path, default=None,
+                    help="use this taxonomy file (issues.jsonl format) instead of the one the model was trained with")
     cp = sub.add_parser("compare", help="train on a subset of the train split vs all of it; dev and test figures")
     cp.add_argument("--prefixes", type=lambda v: v.split(","), default=["000", "rua", "mde", "asi", "glo"],
                     help="article-id prefixes of the subset (default: the first corpus)")
