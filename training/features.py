@@ -207,7 +207,7 @@ def stance_features(c: Candidate) -> dict[str, float]:
         f[f"i_dep={i.dep_}"] = 1
         f[f"i_head={_lemma(i.head)}"] = 1
         if c.issue.implicit:
-            # Not named in the sentence: the issue in play (sharing words with it, or named just before).
+            # Not named in the sentence: the issue in play (sharing words with it, or the article's main issue).
             f[f"i_implicit={c.issue.implicit}"] = 1
         elif c.issue.anaphoric:
             f["i_anaphoric"] = 1
