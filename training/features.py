@@ -60,6 +60,7 @@ class _Tokens:
         # Heads of a negation ("not", "never", a `neg` dependent).
         self.negated = {t.head.i for t in doc if t.head.i != t.i and (t.dep_ == "neg" or t.lower_ in NEGATIONS)}
         self.has_neg = [t.dep_ == "neg" for t in doc]
+        self.first_person = [t.lower_ in FIRST_PERSON for t in doc]
 
 
 _token_cache = threading.local()
@@ -220,7 +221,7 @@ def stance_features(c: Candidate) -> dict[str, float]:
         attribution_features(conj_head(actor), i, f)
         if actor.dep_ == "conj":
             f["h_conj"] = 1
-    if c.holder is not None and c.holder.via == "quote" and any(t.lower_ in FIRST_PERSON for t in sent):
+    if c.holder is not None and c.holder.via == "quote" and any(tokens.first_person[sent.start:sent.end]):
         # '"We want the curbs gone," Greer said': the speaker talks about their own side.
         f["quote_first_person"] = 1
     if h is not None and i is not None:
@@ -255,7 +256,9 @@ def stance_features(c: Candidate) -> dict[str, float]:
         while clause.pos_ not in ("VERB", "AUX") and clause.dep_ != "ROOT" and clause.head.i != clause.i:
             clause = clause.head
         f[f"i_clause={_lemma(clause)}"] = 1
-        _add_lexicon(f, "clause_", tokens, [t.i for t in clause.subtree if t.i not in masked], _negated(clause))
+        # The parser is projective: a subtree is the span from its left edge to its right edge.
+        subtree = range(clause.left_edge.i, clause.right_edge.i + 1)
+        _add_lexicon(f, "clause_", tokens, [j for j in subtree if j not in masked], _negated(clause))
     if any(tokens.has_neg[sent.start:sent.end]):
         f["sent_neg"] = 1
     _sentence_features(f, tokens, sent, masked)
