@@ -346,3 +346,14 @@ def test_the_government_tie_goes_to_the_country_named_last(pipeline):
     # PYTHONHASHSEED and made two training runs of the same code differ by one example).
     ex = _extract(pipeline, "Poland met Hungary in Vienna on Monday. The government said the talks were useful.")
     assert "The government" in {m.text for m in ex.actors["hungary"].mentions}
+
+
+def test_a_noun_phrase_with_its_own_description_is_not_an_anaphor(pipeline):
+    # "an agreement to cease Russian gas imports" is about the issue inside it; "an invitation for ... to
+    # participate" introduces something new. Neither refers back to an earlier issue.
+    ex = _extract(pipeline, "The talks covered security guarantees for Ukraine and Ukraine's NATO membership. "
+                            "Von der Leyen announced an agreement to cease Russian gas imports by 2027. "
+                            "Washington extended an invitation for Ukrainian officials to participate in talks.")
+    anaphors = {h.text for h in ex.issue_hits if h.anaphoric}
+    assert "an agreement" not in anaphors and "an invitation" not in anaphors
+    assert any(h.issue_id == "russian_gas_phaseout" for h in ex.issue_hits)

@@ -32,7 +32,10 @@ ANAPHOR_HEADS = {"proposal", "plan", "idea", "deal", "agreement", "alliance", "b
                  "step", "curb", "restriction", "request", "project", "target", "goal", "mechanism", "talk"}
 ANAPHOR_DETS = {"this", "that", "the", "such", "these", "those"}
 # With a head that is a word of an issue's phrases, any determiner refers back ("a roadmap", "his pact").
-SPECIFIC_DETS = ANAPHOR_DETS | {"its", "their", "a", "an", "any", "his", "her", "our", "your", "my", "no"}
+INDEFINITE_DETS = {"a", "an", "any", "no"}
+# What an indefinite noun phrase may carry and still refer back ("a new roadmap"): no complement of its own.
+BARE_NOUN_DEPS = {"det", "amod", "compound", "nummod", "poss", "punct", "advmod"}
+SPECIFIC_DETS = ANAPHOR_DETS | INDEFINITE_DETS | {"its", "their", "his", "her", "our", "your", "my"}
 PRONOUNS = {"he": "person", "she": "person", "it": "thing", "they": "thing"}
 SPEECH_VERBS = {"say", "tell", "add", "state", "note", "insist", "argue", "write", "declare", "warn", "reply",
                 "answer", "continue", "stress", "explain", "tweet", "post", "conclude", "respond"}
@@ -293,6 +296,10 @@ def _anaphoric_hits(doc: Doc, hits: list[IssueHit], taken: set[int],
         dets = [c for c in tok.children if c.dep_ in ("det", "poss") and c.lower_ in SPECIFIC_DETS]
         if not dets:
             continue
+        if any(i in taken for i in range(tok.left_edge.i, tok.right_edge.i + 1)):
+            continue  # "an agreement to cease Russian gas imports": described by the issue inside it
+        if dets[0].lower_ in INDEFINITE_DETS and any(c.dep_ not in BARE_NOUN_DEPS for c in tok.children):
+            continue  # "an invitation for officials to visit": a new thing, introduced with its own description
         n = sent_index[tok.sent.start]
         window_start = sents[max(0, n - ANAPHOR_WINDOW_SENTS)].start
         earlier = [h for h in hits if h.tok_start < tok.i and not h.anaphoric]
