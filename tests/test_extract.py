@@ -357,3 +357,14 @@ def test_a_noun_phrase_with_its_own_description_is_not_an_anaphor(pipeline):
     anaphors = {h.text for h in ex.issue_hits if h.anaphoric}
     assert "an agreement" not in anaphors and "an invitation" not in anaphors
     assert any(h.issue_id == "russian_gas_phaseout" for h in ex.issue_hits)
+
+
+def test_a_holder_is_paired_with_the_named_issue_mention_before_an_anaphor(seed_extraction):
+    # "This proposal is strongly opposed by Russia, and former President Donald Trump has also indicated
+    # opposition to Ukraine joining the alliance": Trump speaks about "joining the alliance".
+    (trump,) = [c for c in seed_extraction.candidates
+                if c.actor_id == "donald_trump" and c.issue_id == "ukraine_nato_membership"]
+    assert trump.issue.text == "joining the alliance" and not trump.issue.anaphoric
+    (russia,) = [c for c in seed_extraction.candidates
+                 if c.actor_id == "russia" and c.issue_id == "ukraine_nato_membership" and "opposed by" in c.sent.text]
+    assert russia.issue.text == "This proposal"

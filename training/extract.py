@@ -41,6 +41,7 @@ SPEECH_VERBS = {"say", "tell", "add", "state", "note", "insist", "argue", "write
                 "answer", "continue", "stress", "explain", "tweet", "post", "conclude", "respond"}
 QUOTE_CHARS = {'"', "“", "”"}
 ANAPHOR_WINDOW_SENTS = 2
+ANAPHOR_DISTANCE_PENALTY = 2
 STANCE_WORDS = {"support", "back", "endorse", "welcome", "oppose", "reject", "block", "veto", "accept", "refuse",
                 "criticize", "criticise", "condemn", "urge", "demand", "study", "consider", "praise", "vote",
                 "sign", "favor", "favour", "push", "call", "warn", "rule", "commit", "agree", "insist", "want"}
@@ -634,6 +635,11 @@ def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit],
                 if m.tok_start in inside[h.issue_id]:
                     continue
                 d = tree_distance(doc[m.tok_start:m.tok_end].root, doc[h.tok_start:h.tok_end].root)
+                if h.anaphoric:
+                    # A named mention of the issue is better evidence of what the holder speaks about than
+                    # an anaphor or an implicit one ("... and Trump has also indicated opposition to Ukraine
+                    # joining the alliance", after "This proposal is strongly opposed by Russia").
+                    d += ANAPHOR_DISTANCE_PENALTY
                 key = (m.actor_id, h.issue_id)
                 if key not in best or d < best[key][0]:
                     best[key] = (d, m, h)
