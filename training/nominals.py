@@ -157,6 +157,7 @@ def surname_tokens(doc: Doc, surnames: dict[str, str], covered: set[int]) -> lis
 
 
 def _speaker_label(t: Token) -> bool:
+    """`t` starts a line and a colon follows it: "Budrys: Not at all." """
     doc = t.doc
     return (t.i + 1 < len(doc) and doc[t.i + 1].text == ":"
             and (t.i == 0 or "\n" in doc[t.i - 1].text_with_ws or doc[t.i - 1].is_space))
