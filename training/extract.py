@@ -154,15 +154,11 @@ class IssueFinder:
 
     def words(self, extra: dict[str, Issue] | None = None) -> dict[str, set[str]]:
         """Each issue's phrase words (taxonomy and the request's own issues)."""
-        if not extra:
-            return self.phrase_words
-        return {**self.phrase_words, **{i.id: _phrase_words(i) for i in extra.values()}}
+        return _with_extra(self.phrase_words, _phrase_words, extra)
 
     def topic_words(self, extra: dict[str, Issue] | None = None) -> dict[str, tuple[set[str], set[str]]]:
         """Each issue's vocabulary for recognising it unnamed: its phrases, name and description."""
-        if not extra:
-            return self.topic_vocab
-        return {**self.topic_vocab, **{i.id: _topic_words(i) for i in extra.values()}}
+        return _with_extra(self.topic_vocab, _topic_words, extra)
 
     def find(self, doc: Doc, extra: dict[str, Issue] | None = None) -> list[IssueHit]:
         by_span: dict[tuple[int, int], set[str]] = defaultdict(set)
@@ -219,6 +215,13 @@ class IssueFinder:
         hits.extend(_anaphoric_hits(doc, hits, taken, self.words(extra)))
         hits.sort(key=lambda h: h.start)
         return hits
+
+
+def _with_extra(table: dict, make, extra: dict[str, Issue] | None) -> dict:
+    """A per-issue table built once for the taxonomy, plus the request's own issues."""
+    if not extra:
+        return table
+    return {**table, **{i.id: make(i) for i in extra.values()}}
 
 
 def _with_curly_quotes(issue: Issue) -> list[str]:
@@ -612,13 +615,11 @@ def quote_speakers(doc: Doc, mentions: list[Mention]) -> dict[int, Mention]:
     return out
 
 
-def build_candidates(doc: Doc, actors: dict[str, Actor], hits: list[IssueHit],
-                     speakers: dict[int, Mention] | None = None) -> list[Candidate]:
+def build_candidates(doc: Doc, mentions: list[Mention], hits: list[IssueHit],
+                     speakers: dict[int, Mention]) -> list[Candidate]:
     """One candidate per (actor, issue, sentence): the actor's mention closest to the issue mention, plus
-    the speaker of a quotation or interview answer the sentence belongs to."""
-    mentions = sorted((m for a in actors.values() for m in a.mentions), key=lambda m: m.tok_start)
-    if speakers is None:
-        speakers = quote_speakers(doc, mentions)
+    the speaker of a quotation or interview answer the sentence belongs to (`speakers`, from
+    `quote_speakers`). `mentions`: every actor mention, in text order."""
     out: list[Candidate] = []
     for sent in doc.sents:
         sent_hits = [h for h in hits if sent.start <= h.tok_start < sent.end]
@@ -659,15 +660,22 @@ def implicit_issue_hit(sent: Span, holder: Mention, issue_id: str) -> IssueHit |
     """The caller names the issue but the sentence words it its own way ("This proposal to admit Ukraine into
     NATO is opposed by Russia"): the issue is the phrase the main verb is about (passive subject, object,
     subject other than the holder, clausal complement), as an anaphoric mention."""
-    doc = sent.doc
-    inside_holder = set(range(holder.tok_start, holder.tok_end))
-    for dep in ("nsubjpass", "dobj", "nsubj", "attr", "ccomp", "xcomp", "prep"):
+    child = _governed(sent, set(range(holder.tok_start, holder.tok_end)),
+                      ("nsubjpass", "dobj", "nsubj", "attr", "ccomp", "xcomp", "prep"))
+    if child is None:
+        return None
+    span = sent.doc[child.left_edge.i:child.right_edge.i + 1]
+    return IssueHit(issue_id, span.start_char, span.end_char, span.text, child.i, child.i + 1,
+                    anaphoric=True, scope=(span.start, span.end))
+
+
+def _governed(sent: Span, excluded: set[int], deps: tuple[str, ...]) -> Token | None:
+    """The main verb's first dependent with one of `deps` (in that order of preference) whose subtree holds
+    none of the `excluded` tokens."""
+    for dep in deps:
         for child in sent.root.children:
-            subtree = range(child.left_edge.i, child.right_edge.i + 1)
-            if child.dep_ == dep and not inside_holder & set(subtree):
-                span = doc[child.left_edge.i:child.right_edge.i + 1]
-                return IssueHit(issue_id, span.start_char, span.end_char, span.text, child.i, child.i + 1,
-                                anaphoric=True, scope=(span.start, span.end))
+            if child.dep_ == dep and not excluded & set(range(child.left_edge.i, child.right_edge.i + 1)):
+                return child
     return None
 
 
@@ -709,7 +717,7 @@ class Extractor:
         mentions = sorted((m for a in actors.values() for m in a.mentions), key=lambda m: m.tok_start)
         speakers = quote_speakers(doc, mentions)
         topical = topic_hits(doc, hits, mentions, speakers, self.issue_finder.topic_words(extra_issues))
-        return Extraction(doc, actors, hits, build_candidates(doc, actors, hits + topical, speakers))
+        return Extraction(doc, actors, hits, build_candidates(doc, mentions, hits + topical, speakers))
 
 
 def topic_hits(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers: dict[int, Mention],
@@ -724,9 +732,9 @@ def topic_hits(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers
     if not hits:
         return []
     sents = list(doc.sents)
-    sent_of = {s.start: n for n, s in enumerate(sents)}
-    named = {sent_of[doc[h.tok_start].sent.start] for h in hits}
-    with_actor = {sent_of[doc[m.tok_start].sent.start] for m in mentions} | {sent_of[s] for s in speakers}
+    sent_no = [n for n, s in enumerate(sents) for _ in range(s.start, s.end)]
+    named = {sent_no[h.tok_start] for h in hits}
+    with_actor = {sent_no[m.tok_start] for m in mentions} | {sent_no[s] for s in speakers}
     in_article = {h.issue_id for h in hits}
     # The article's main issue: at least half of its named mentions.
     counts = Counter(h.issue_id for h in hits if not h.anaphoric)
@@ -756,13 +764,10 @@ def topic_hits(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers
 
 def _topic_target(sent: Span, holders: set[int]) -> Span:
     """What the sentence's main verb is about, holders excluded: its object or complement, else the verb."""
-    doc = sent.doc
-    root = sent.root
-    for dep in ("dobj", "nsubjpass", "ccomp", "xcomp", "attr", "prep"):
-        for child in root.children:
-            if child.dep_ == dep and not holders & set(range(child.left_edge.i, child.right_edge.i + 1)):
-                return doc[child.i:child.i + 1]
-    return doc[root.i:root.i + 1]
+    tok = _governed(sent, holders, ("dobj", "nsubjpass", "ccomp", "xcomp", "attr", "prep"))
+    if tok is None:
+        tok = sent.root
+    return sent.doc[tok.i:tok.i + 1]
 
 
 def _drop_actors_only_at_stake(actors: dict[str, Actor], hits: list[IssueHit]) -> None:

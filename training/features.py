@@ -311,19 +311,20 @@ def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]
 def candidate_text(c: Candidate) -> str:
     """The candidate's sentence for the sentence encoder, its holder replaced by a marker: "[HOLDER] rejects
     Ukraine's membership in NATO"."""
-    sent = c.sent
-    if c.holder is None or not sent.start <= c.holder.tok_start < sent.end:
-        return sent.text.strip()
-    start, end = c.holder.start - sent.start_char, c.holder.end - sent.start_char
-    return (sent.text[:start] + "[HOLDER]" + sent.text[end:]).strip()
+    return _with_marker(c.sent, c.holder, "[HOLDER]")
 
 
 def target_text(sent: Span, target: Mention | None) -> str:
     """The sentence with the target replaced by a marker (the representation that scored best on NewsMTSC)."""
-    if target is None or not sent.start_char <= target.start < sent.end_char:
+    return _with_marker(sent, target, "[TGT]")
+
+
+def _with_marker(sent: Span, mention: Mention | None, marker: str) -> str:
+    """`sent`'s text with `mention` (if it lies in the sentence) replaced by `marker`."""
+    if mention is None or not sent.start_char <= mention.start < sent.end_char:
         return sent.text.strip()
-    start, end = target.start - sent.start_char, target.end - sent.start_char
-    return (sent.text[:start] + "[TGT]" + sent.text[end:]).strip()
+    start, end = mention.start - sent.start_char, mention.end - sent.start_char
+    return (sent.text[:start] + marker + sent.text[end:]).strip()
 
 
 class Featurizer:
