@@ -139,3 +139,9 @@ def test_evaluate_command_filters_articles_by_split_and_id_prefix(store, monkeyp
     recall = out["dev_test_issue_mention_recall"]
     assert main(["evaluate", "--split", "dev,test", "--ids", first, "--issues", str(one)]) == 0
     assert json.loads(capsys.readouterr().out)["dev_test_issue_mention_recall"] < recall
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "x"\n')
+    assert main(["evaluate", "--issues", str(bad)]) == 2
+    assert f"{bad}:1: invalid JSON" in capsys.readouterr().err
+    assert main(["evaluate", "--issues", str(tmp_path / "none.jsonl")]) == 2
+    assert "is not a file" in capsys.readouterr().err

@@ -45,13 +45,16 @@ def _evaluate(args, settings) -> int:
 
     import mlflow
 
-    from training.corpus import load_corpus
+    from training.corpus import CorpusError, load_corpus
     from training.evaluate import evaluate_model
     from training.serving import load_served
 
     splits = args.split.split(",")
     if not set(splits) <= {"train", "dev", "test"}:
         print(f"--split: expected train, dev or test (or several joined by commas), got {args.split!r}", file=sys.stderr)
+        return 2
+    if args.issues and not args.issues.is_file():
+        print(f"--issues: {args.issues} is not a file", file=sys.stderr)
         return 2
     mlflow.set_tracking_uri(settings.tracking_uri)
     served = load_served(settings)
@@ -64,7 +67,12 @@ def _evaluate(args, settings) -> int:
         from training.model import StanceModel
         from training.registry import Taxonomy
 
-        model = StanceModel(model.registry, Taxonomy.from_jsonl(args.issues), model.classifiers)
+        try:
+            taxonomy = Taxonomy.from_jsonl(args.issues)
+        except CorpusError as exc:
+            print(f"--issues:\n{exc}", file=sys.stderr)
+            return 2
+        model = StanceModel(model.registry, taxonomy, model.classifiers)
     corpus = load_corpus(settings.seeds_dir)
     docs = [d for split in splits for d in corpus.split(split)]
     if args.ids:
