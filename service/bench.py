@@ -173,9 +173,11 @@ def bare_pipe_processes(processes: int, seconds: float) -> float:
     return total
 
 
-def workers_throughput(workers: int, seconds: float, clients: int) -> float:
+def workers_throughput(workers: int, seconds: float, clients: int) -> tuple[float, float]:
     """Documents/s of `python -m service` with `workers` processes; each client has its own connection,
-    so the kernel spreads them over the processes sharing the port."""
+    so the kernel spreads them over the processes sharing the port. Also the share of the machine's CPU
+    time the clients (this process) used meanwhile: CPU the workers could not have, which the bare
+    `nlp.pipe` processes they are compared with did not have to share."""
     import signal
     import subprocess
 
@@ -203,10 +205,11 @@ def workers_throughput(workers: int, seconds: float, clients: int) -> float:
                     done += 1
             return done
 
-        t0 = time.perf_counter()
+        t0, cpu0 = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(clients) as pool:
             total = sum(pool.map(client, range(clients)))
-        return total / (time.perf_counter() - t0)
+        wall = time.perf_counter() - t0
+        return total / wall, (time.process_time() - cpu0) / (wall * (os.cpu_count() or 1))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -276,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         res["grpc_over_mlflow_serve"] = res["classify_stance_rps"] / res["mlflow_models_serve_rps"]
     if args.workers:
         for n in args.workers:
-            res[f"analyze_docs_per_s_{n}_workers"] = workers_throughput(n, args.worker_seconds, 2 * args.clients)
+            res[f"analyze_docs_per_s_{n}_workers"], res[f"client_cpu_share_{n}_workers"] = workers_throughput(
+                n, args.worker_seconds, 2 * args.clients)
             res[f"bare_pipe_docs_per_s_{n}_processes"] = bare_pipe_processes(n, args.worker_seconds)
             res[f"workers_{n}_over_bare_pipe"] = (res[f"analyze_docs_per_s_{n}_workers"]
                                                   / res[f"bare_pipe_docs_per_s_{n}_processes"])

@@ -7,6 +7,7 @@ import pytest
 from training.corpus import Issue
 from training.registry import ActorRegistry, Taxonomy
 from training.extract import Extractor
+from training.features import stance_features
 from training.nlp import build_nlp
 from training.settings import PROJECT_ROOT
 
@@ -216,8 +217,6 @@ def test_singular_nationality_noun_is_not_a_group(pipeline):
 
 
 def _features_by_holder(pipeline, text, issue_id):
-    from training.features import stance_features
-
     ex = _extract(pipeline, text)
     return {c.actor_id: stance_features(c) for c in ex.candidates if c.issue_id == issue_id}
 
@@ -368,3 +367,63 @@ def test_a_holder_is_paired_with_the_named_issue_mention_before_an_anaphor(seed_
     (russia,) = [c for c in seed_extraction.candidates
                  if c.actor_id == "russia" and c.issue_id == "ukraine_nato_membership" and "opposed by" in c.sent.text]
     assert russia.issue.text == "This proposal"
+
+
+def test_link_pairs_say_where_the_issue_was_last_named(pipeline):
+    from training.extract import link_pairs, quote_speakers
+
+    nlp, extractor = pipeline
+    doc = nlp("EU ministers met in Brussels to discuss the migration pact. Dinner ran late. "
+              "Poland has said it will not take part at all.")
+    ex = extractor.extract(doc)
+    mentions = sorted(ex.mentions(), key=lambda m: m.tok_start)
+    pairs = link_pairs(doc, ex.issue_hits, mentions, quote_speakers(doc, mentions),
+                       extractor.issue_finder.topic_words())
+    poland = next(p for p in pairs if "Poland" in p.sent.text and p.issue_id == "eu_migration_pact")
+    assert poland.features["dprev=2"] == 1 and poland.features["dnext=none"] == 1
+    assert poland.features["last_named"] == 1 and poland.features["top"] == 1
+    assert poland.features["names_other"] == 0
+    # The sentence that names the pact is not paired with it.
+    assert not any(p.issue_id == "eu_migration_pact" and "migration pact" in p.sent.text for p in pairs)
+
+
+@pytest.mark.parametrize("text, holder", [
+    ("According to the Kremlin, a ceasefire would only help the other side rearm.", "russia"),
+    ("A ceasefire is out of the question, according to Dmitry Peskov, the Kremlin spokesman.", "dmitry_peskov"),
+])
+def test_the_source_of_according_to_is_marked_as_the_holder(pipeline, text, holder):
+    feats = _features_by_holder(pipeline, text, "ukraine_ceasefire")
+    assert feats[holder].get("attr_according_to") == 1
+
+
+@pytest.mark.parametrize("text, holder, polarity", [
+    ("Kyiv advocates a ceasefire.", "ukraine", "favor"),
+    ("Turkey welcomed the ceasefire in Gaza.", "turkey", "favor"),
+    ("Hungary has rejected the new sanctions package.", "hungary", "against"),
+    ("Moscow accused Kyiv of sabotaging the ceasefire.", "russia", "against"),
+])
+def test_the_subject_of_a_stance_verb_holds_the_verbs_polarity(pipeline, text, holder, polarity):
+    ex = _extract(pipeline, text)
+    (cand,) = [c for c in ex.candidates if c.actor_id == holder]
+    f = stance_features(cand)
+    assert any(k.startswith("attr_subject_of_clause=") for k in f)
+    assert f.get(f"path_lex_{polarity}", 0) >= 1
+
+
+def test_an_actor_added_to_the_registry_is_recognised_with_its_aliases_and_affiliation(tmp_path):
+    import json
+
+    lines = (SEEDS / "actors.jsonl").read_text(encoding="utf-8").splitlines()
+    lines += [json.dumps({"id": "freedonia", "name": "Freedonia", "kind": "country", "aliases": ["Fredville"],
+                          "demonyms": ["Freedonian"]}),
+              json.dumps({"id": "zelda_marr", "name": "Zelda Marr", "kind": "person", "affiliation": "freedonia",
+                          "aliases": ["Marr"]})]
+    (tmp_path / "actors.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    registry = ActorRegistry.from_jsonl(tmp_path / "actors.jsonl")
+    nlp = build_nlp(registry)
+    extractor = Extractor(nlp, registry, Taxonomy.from_jsonl(SEEDS / "issues.jsonl").issues)
+    ex = extractor.extract(nlp("Fredville rejected the new sanctions package on Monday. Zelda Marr, who leads the "
+                               "delegation, said Marr had warned Brussels for months."))
+    assert {m.text for m in ex.actors["freedonia"].mentions} == {"Fredville"}
+    assert ex.actors["zelda_marr"].affiliation == "freedonia"
+    assert len([m for m in ex.actors["zelda_marr"].mentions if m.via != "pronoun"]) == 2

@@ -107,6 +107,25 @@ def test_reload_from_registry_gives_identical_predictions(store, served, seed_te
     assert [(s.actor_id, s.sentiment) for s in a.sentiments] == [(s.actor_id, s.sentiment) for s in b.sentiments]
 
 
+def test_issue_linker_is_trained_logged_and_links_a_sentence_that_names_no_issue(store, served):
+    from training.corpus import Issue
+
+    mlflow.set_tracking_uri(store.tracking_uri)
+    run = MlflowClient().get_run(served.run_id)
+    assert run.data.params["issue_linker"] == "True"
+    assert 0.0 < run.data.metrics["dev_link_precision"] <= 1.0 and 0.0 < run.data.metrics["dev_link_recall"] <= 1.0
+    model = served.model
+    # Issue-agnostic: trained on the taxonomy's issues, it links a request's own issue too.
+    metro = Issue("metro_extension", "Metro line extension", ("metro line extension",),
+                  description="Extending the metro line to the airport. favor = wants the extension.")
+    ex = model.extract(model.parse("The council debated the metro line extension on Monday. Mayor Anne Hidalgo "
+                                   "said the airport link should wait. The weather was fine."),
+                       {"metro_extension": metro})
+    linked = [c for c in ex.candidates if c.issue is not None and c.issue.implicit == "linked"]
+    assert [(c.actor_id, c.issue_id) for c in linked] == [("anne_hidalgo", "metro_extension")]
+    assert linked[0].issue.link >= model.classifiers.linker.threshold
+
+
 def test_pyfunc_predict_follows_the_signature(store):
     import pandas as pd
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -18,13 +19,16 @@ logger = logging.getLogger(__name__)
 SHOWN = ["dev_score", "dev_stance_macro_f1", "dev_stance_favor_f1", "dev_stance_against_f1", "dev_stance_neutral_f1",
          "dev_triple_precision", "dev_triple_recall", "dev_triple_f1", "dev_pair_f1", "dev_tone_macro_f1",
          "dev_sentiment_macro_f1", "dev_stance_ece", "dev_actor_mention_f1", "dev_actor_entity_f1",
-         "dev_holder_accuracy", "dev_holder_precision", "dev_issue_mention_recall"]
+         "dev_holder_accuracy", "dev_holder_precision", "dev_issue_mention_recall", "dev_link_precision",
+         "dev_link_recall"]
 
 
 def _train(args, settings) -> int:
     from training.train import TrainConfig, run_training
 
     cfg = TrainConfig(C=args.C, sentiment_C=args.sentiment_C, search=args.search, encoder=args.encoder)
+    if args.link_threshold is not None:
+        cfg = dataclasses.replace(cfg, link_threshold=args.link_threshold)
     result = run_training(settings, cfg, promote=not args.no_promote)
     console = Console()
     table = Table(title=f"run {result.run_id} -> {settings.model_name} v{result.version}")
@@ -147,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--C", type=float, default=1.0,
                     help="inverse regularisation of the stance/tone classifiers (stance: the search picks it)")
     tr.add_argument("--sentiment-C", type=float, default=1.0, help="inverse regularisation of the sentiment classifier")
+    tr.add_argument("--link-threshold", type=float, default=None,
+                    help="issue-linker probability from which a sentence that names no issue gets an implicit "
+                         "candidate for one the article names (default: TrainConfig's)")
     tr.add_argument("--no-promote", action="store_true", help="register the new version but never move the alias")
     tr.add_argument("--no-search", dest="search", action="store_false",
                     help="use --C as given instead of choosing it by 5-fold cross-validation grouped by article")

@@ -83,6 +83,8 @@ class IssueHit:
     # Not a mention of the issue: the sentence carries a position without naming it, and this is the issue
     # in play there ("topic_hits"). Only candidates use it; it is not reported as an issue mention.
     implicit: str = ""
+    # For a linked implicit hit: the issue linker's probability that the sentence speaks to the issue.
+    link: float = 0.0
 
 
 @dataclass
@@ -709,6 +711,8 @@ class Extractor:
     def __init__(self, nlp, registry: ActorRegistry, issues: dict[str, Issue]):
         self.actor_finder = ActorFinder(registry)
         self.issue_finder = IssueFinder(nlp, issues)
+        # Set from the trained model; models without one (v15 and older) use the word-overlap rules.
+        self.linker: IssueLinker | None = None
 
     def extract(self, doc: Doc, extra_issues: dict[str, Issue] | None = None) -> Extraction:
         actors = self.actor_finder.find(doc)
@@ -716,13 +720,122 @@ class Extractor:
         _drop_actors_only_at_stake(actors, hits)
         mentions = sorted((m for a in actors.values() for m in a.mentions), key=lambda m: m.tok_start)
         speakers = quote_speakers(doc, mentions)
-        topical = topic_hits(doc, hits, mentions, speakers, self.issue_finder.topic_words(extra_issues))
+        vocab = self.issue_finder.topic_words(extra_issues)
+        if self.linker is not None:
+            topical = self.linker.hits(link_pairs(doc, hits, mentions, speakers, vocab), mentions)
+        else:
+            topical = topic_hits(doc, hits, mentions, speakers, vocab)
         return Extraction(doc, actors, hits, build_candidates(doc, mentions, hits + topical, speakers))
+
+    def link_pairs(self, ex: Extraction, extra_issues: dict[str, Issue] | None = None) -> list[LinkPair]:
+        """The (sentence, issue) pairs the linker scores in this extraction (what training labels)."""
+        mentions = sorted(ex.mentions(), key=lambda m: m.tok_start)
+        return link_pairs(ex.doc, ex.issue_hits, mentions, quote_speakers(ex.doc, mentions),
+                          self.issue_finder.topic_words(extra_issues))
+
+
+@dataclass
+class LinkPair:
+    """A sentence with an actor and an issue the article names elsewhere but this sentence does not."""
+
+    sent: Span
+    issue_id: str
+    features: dict[str, float]
+
+
+LINK_MAX_PER_SENTENCE = 2
+
+
+def _sentences_bucket(d: int | None) -> str:
+    if d is None:
+        return "none"
+    return str(d) if d <= 3 else ("4-6" if d <= 6 else "7+")
+
+
+def link_pairs(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers: dict[int, Mention],
+               vocab: dict[str, tuple[set[str], set[str]]]) -> list[LinkPair]:
+    """Every sentence with an actor or a quote speaker, paired with every issue the article names (explicitly
+    or by anaphora) that the sentence does not, with what says whether the sentence speaks to it: the words
+    it shares with the issue's phrases and description, how much of the article is about the issue, how
+    many sentences back and ahead it was last and next named, whether it was the issue named last, whether
+    the sentence names another issue, has a stance verb, or is part of a quote. Issue-agnostic, so the
+    linker trained on the corpus applies to a request's own issues."""
+    if not hits:
+        return []
+    sents = list(doc.sents)
+    sent_no = [n for n, s in enumerate(sents) for _ in range(s.start, s.end)]
+    named_at: dict[str, set[int]] = defaultdict(set)
+    for h in hits:
+        named_at[h.issue_id].add(sent_no[h.tok_start])
+    counts = Counter(h.issue_id for h in hits if not h.anaphoric)
+    total = sum(counts.values()) or 1
+    top = max(counts, key=lambda iid: (counts[iid], iid)) if counts else ""
+    with_actor = {sent_no[m.tok_start] for m in mentions} | {sent_no[s] for s in speakers}
+    out = []
+    for n in sorted(with_actor):
+        sent = sents[n]
+        words = {_crude(t.text): t.pos_ != "PROPN" for t in sent if t.is_alpha and not t.is_stop}
+        common = {w for w, is_common in words.items() if is_common}
+        here = {iid for iid, at in named_at.items() if n in at}
+        stance = float(any(t.lemma_.lower() in STANCE_WORDS for t in sent))
+        before = {iid: max((k for k in at if k < n), default=None) for iid, at in named_at.items()}
+        latest = [iid for iid, k in before.items() if k is not None]
+        last = max(latest, key=lambda iid: (before[iid], iid)) if latest else ""
+        for iid in sorted(named_at.keys() - here):
+            phrase, other = vocab.get(iid, (set(), set()))
+            prev = before[iid]
+            nxt = min((k for k in named_at[iid] if k > n), default=None)
+            out.append(LinkPair(sent, iid, {
+                "ov_phrase": min(len(words.keys() & phrase), 3), "ov_other": min(len(common & other), 3),
+                "share": counts[iid] / total, "top": float(iid == top), "n_issues": len(named_at),
+                f"dprev={_sentences_bucket(None if prev is None else n - prev)}": 1,
+                f"dnext={_sentences_bucket(None if nxt is None else nxt - n)}": 1,
+                "last_named": float(iid == last), "names_other": float(bool(here)), "stance": stance,
+                "quote": float(sent.start in speakers), "position": n / len(sents),
+                "top_stance": float(iid == top) * stance, "last_stance": float(iid == last) * stance,
+            }))
+    return out
+
+
+@dataclass
+class IssueLinker:
+    """Which of the article's issues a sentence that names none of them speaks to ("Poland has said it will
+    not take part in relocations at all", in an article on the migration pact): a classifier trained on the
+    corpus' (sentence, issue) pairs, true where the annotators recorded a position on that issue there."""
+
+    pipeline: object  # scikit-learn Pipeline: DictVectorizer -> LogisticRegression over LinkPair.features
+    threshold: float
+
+    def scores(self, pairs: list[LinkPair]) -> list[float]:
+        if not pairs:
+            return []
+        k = list(self.pipeline.classes_).index(True)
+        return [float(p[k]) for p in self.pipeline.predict_proba([p.features for p in pairs])]
+
+    def hits(self, pairs: list[LinkPair], mentions: list[Mention]) -> list[IssueHit]:
+        """Implicit hits for the pairs scoring at least the threshold, the best two per sentence, each on what
+        the sentence's main verb is about."""
+        by_sent: dict[int, list[tuple[float, LinkPair]]] = defaultdict(list)
+        for pair, score in zip(pairs, self.scores(pairs)):
+            if score >= self.threshold:
+                by_sent[pair.sent.start].append((score, pair))
+        out = []
+        for start in sorted(by_sent):
+            best = sorted(by_sent[start], key=lambda x: (-x[0], x[1].issue_id))[:LINK_MAX_PER_SENTENCE]
+            sent = best[0][1].sent
+            holders = {i for m in mentions if sent.start <= m.tok_start < sent.end for i in range(m.tok_start, m.tok_end)}
+            target = _topic_target(sent, holders)
+            for score, pair in best:
+                out.append(IssueHit(pair.issue_id, target.start_char, target.end_char, target.text, target.start,
+                                    target.end, anaphoric=True, scope=(target.start, target.end), implicit="linked",
+                                    link=score))
+        return out
 
 
 def topic_hits(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers: dict[int, Mention],
                vocab: dict[str, tuple[set[str], set[str]]]) -> list[IssueHit]:
-    """The issue in play in sentences that carry a position without naming it ("Poland has said it will not
+    """The rules that models without an `IssueLinker` (v15 and older) use for the issue in play in sentences
+    that carry a position without naming it ("Poland has said it will not
     take part in relocations at all", in an article on the migration pact): for each sentence with an actor
     or a quote speaker but no issue mention, the issue named in the article that shares the most words with
     it (its phrases count double); failing that, if the sentence has a stance verb ("Egypt said it would

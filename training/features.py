@@ -125,11 +125,23 @@ def _clauses_above(t: Token) -> list[Token]:
     return out
 
 
+def _according_to(h: Token) -> bool:
+    """`h` is the source in "according to X" (or a word of its apposition or compound: "according to
+    Dmitry Peskov, the Kremlin spokesman")."""
+    seen = set()
+    while h.dep_ in ("appos", "compound", "conj", "det", "amod", "poss") and h.head.i != h.i and h.i not in seen:
+        seen.add(h.i)
+        h = h.head
+    return h.dep_ == "pobj" and h.head.lower_ == "to" and h.head.head.lower_ == "according"
+
+
 def attribution_features(h: Token, i: Token, f: dict[str, float]) -> None:
     """Where the holder stands relative to the clauses that govern the issue: the subject of the nearest
     one ("Russia rejects X"), the reporter of someone else's position ("Kyiv says Moscow rejects X": Kyiv's
-    clause is above a clause with its own subject), a possessor ("Putin's willingness for talks"), or off
-    the path."""
+    clause is above a clause with its own subject), the source of "according to X", a possessor ("Putin's
+    willingness for talks"), or off the path."""
+    if _according_to(h):
+        f["attr_according_to"] = 1
     clauses = _clauses_above(i)
     for k, verb in enumerate(clauses):
         subjects = [conj_head(c) for c in verb.children if c.dep_ in SUBJECTS]
@@ -210,6 +222,8 @@ def stance_features(c: Candidate) -> dict[str, float]:
         if c.issue.implicit:
             # Not named in the sentence: the issue in play (sharing words with it, or the article's main issue).
             f[f"i_implicit={c.issue.implicit}"] = 1
+            if c.issue.link:
+                f["i_link"] = c.issue.link
         elif c.issue.anaphoric:
             f["i_anaphoric"] = 1
         if _negated(i.head):

@@ -17,7 +17,8 @@ from sklearn.pipeline import Pipeline
 
 from training.corpus import Issue
 from training.errors import DeadlineError, InvalidInputError, NotFoundError, StanceError
-from training.extract import Candidate, Extraction, Extractor, Mention, author_candidates, implicit_issue_hit
+from training.extract import (Candidate, Extraction, Extractor, IssueLinker, Mention, author_candidates,
+                              implicit_issue_hit)
 from training.features import Featurizer
 from training.nlp import build_nlp
 from training.registry import ActorRegistry, Taxonomy, normalize_alias
@@ -38,6 +39,8 @@ class Classifiers:
     tone: Pipeline  # positive / negative / neutral tone of the holder's statement
     sentiment: Pipeline  # positive / negative / neutral toward a target mention
     encoder: str = ""  # the optional sentence encoder the features include ("" = none, "minilm")
+    # Which issue a sentence that names none speaks to (None in models trained before it: word-overlap rules).
+    linker: IssueLinker | None = None
 
 
 @dataclass
@@ -123,6 +126,7 @@ class StanceModel:
         self.max_chars = max_chars
         self.nlp = build_nlp(registry)
         self.extractor = Extractor(self.nlp, registry, taxonomy.issues)
+        self.extractor.linker = classifiers.linker if classifiers is not None else None
         self.featurizer = Featurizer()
         if classifiers is not None and classifiers.encoder:
             self.use_encoder(classifiers.encoder)
