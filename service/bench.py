@@ -68,6 +68,29 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
         for _ in nlp.pipe([text] * n_throughput):
             pass
     out["bare_pipe_docs_per_s"] = n_throughput / (time.perf_counter() - t0)
+    # Where a document's time goes besides parsing it alone: batching the parse as the bare processes
+    # below do, and the extraction and classification steps of Analyze (no gRPC).
+    t0 = time.perf_counter()
+    for _ in range(0, n_throughput, 4):
+        with nlp.memory_zone():
+            for _ in nlp.pipe([text] * 4):
+                pass
+    out["bare_pipe_batches_of_4_docs_per_s"] = 4 * len(range(0, n_throughput, 4)) / (time.perf_counter() - t0)
+    model = served.model
+    with nlp.memory_zone():
+        doc = model.parse(text)
+        issues = model._prepare(text, [])
+        steps = {"extract": [], "classify": []}
+        for _ in range(n_latency):
+            fresh()
+            t0 = time.perf_counter()
+            extraction = model.extract(doc)
+            t1 = time.perf_counter()
+            model._analysis(extraction, issues)
+            steps["extract"].append(t1 - t0)
+            steps["classify"].append(time.perf_counter() - t1)
+    for step, times in steps.items():
+        out[f"{step}_step_p50_ms"] = 1000 * statistics.median(times)
 
     server, port, health = create_server(settings.address, ModelSlot(served), settings)
     server.start()
@@ -270,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-seconds", type=float, default=20.0, help="measuring window per worker count")
     parser.add_argument("--no-mlflow-serve", dest="mlflow_serve", action="store_false",
                         help="skip the comparison with `mlflow models serve` (REST)")
-    parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",")], default=[1, os.cpu_count() or 1],
+    parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",") if x], default=[1, os.cpu_count() or 1],
                         help="also measure `python -m service` with these worker counts (default: 1,CPUs; '' skips)")
     args = parser.parse_args(argv)
     res = run(args.latency_requests, args.throughput_requests, args.clients, args.memory_requests)
