@@ -112,3 +112,14 @@ def test_ambiguous_evidence_needs_a_start_offset(tmp_path):
     text = (root / "corpus" / "000_549929fe5eb0465e.txt").read_text()
     _rewrite_line(ann, lineno, json.dumps(rec | {"start": text.index("Ukraine")}))
     load_corpus(root)
+
+
+def test_validate_command_reads_the_configured_seeds_dir(tmp_path, monkeypatch, capsys):
+    from training.corpus import main
+
+    root = _copy_one(tmp_path)
+    ann = root / "corpus" / "000_549929fe5eb0465e.jsonl"
+    _rewrite_line(ann, 3, '{"type": "actor", "id": ')
+    monkeypatch.setenv("STANCE_SEEDS_DIR", str(root))
+    assert main(["validate"]) == 1
+    assert f"{ann}:3: invalid JSON" in capsys.readouterr().err

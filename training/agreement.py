@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score
 
-from training.corpus import Corpus, CorpusError, load_corpus
+from training.corpus import Corpus, CorpusError, _seeds_dir, load_corpus
 
 
 def export_tasks(corpus: Corpus, out: Path, ids: set[str] | None = None) -> int:
@@ -115,13 +115,14 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="blind review tasks (text + pairs, no labels)")
-    ex.add_argument("--root", type=Path, default=Path("seeds"))
+    ex.add_argument("--root", type=Path, default=None, help="default: STANCE_SEEDS_DIR, else the project's seeds/")
     ex.add_argument("--out", type=Path, required=True)
     ex.add_argument("--ids", nargs="*", help="only these article ids")
     rp = sub.add_parser("report", help="agreement figures and disagreements as JSON")
-    rp.add_argument("--root", type=Path, default=Path("seeds"))
+    rp.add_argument("--root", type=Path, default=None, help="default: STANCE_SEEDS_DIR, else the project's seeds/")
     rp.add_argument("--summary", action="store_true", help="omit the list of disagreements")
     args = parser.parse_args(argv)
+    args.root = args.root or _seeds_dir()
     try:
         corpus = load_corpus(args.root)
         if args.command == "export":

@@ -401,18 +401,27 @@ def write_splits(root: Path) -> Counter:
     return moved
 
 
+def _seeds_dir() -> Path:
+    """The corpus folder of the settings (STANCE_SEEDS_DIR), where every command looks unless told otherwise."""
+    from training.settings import load_settings
+
+    return load_settings().seeds_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.corpus", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     val = sub.add_parser("validate", help="check every span, id and label; print file:line for each problem")
-    val.add_argument("--root", type=Path, default=Path("seeds"), help="folder with issues.jsonl and corpus/")
+    val.add_argument("--root", type=Path, default=None,
+                     help="folder with issues.jsonl and corpus/ (default: STANCE_SEEDS_DIR, else the project's seeds/)")
     val.add_argument("--strict", action="store_true",
                      help="also require the fixed splits and no near-duplicates across splits (CI)")
     st = sub.add_parser("stats", help="print corpus statistics as JSON")
-    st.add_argument("--root", type=Path, default=Path("seeds"))
+    st.add_argument("--root", type=Path, default=None)
     sp = sub.add_parser("split", help="write each article's fixed train/dev/test split into its annotation")
-    sp.add_argument("--root", type=Path, default=Path("seeds"))
+    sp.add_argument("--root", type=Path, default=None)
     args = parser.parse_args(argv)
+    args.root = args.root or _seeds_dir()
     if args.command == "split":
         print(dict(write_splits(args.root)) or "all splits already fixed")
         return 0
