@@ -427,3 +427,12 @@ def test_an_actor_added_to_the_registry_is_recognised_with_its_aliases_and_affil
     assert {m.text for m in ex.actors["freedonia"].mentions} == {"Fredville"}
     assert ex.actors["zelda_marr"].affiliation == "freedonia"
     assert len([m for m in ex.actors["zelda_marr"].mentions if m.via != "pronoun"]) == 2
+
+
+def test_an_issue_named_without_phrases_matches_the_parts_of_its_name():
+    from training.extract import phrases_from_name
+
+    assert phrases_from_name("Security guarantees for Ukraine") == (
+        "Security guarantees for Ukraine", "Security guarantees", "guarantees for Ukraine")
+    assert "NATO membership" in phrases_from_name("Ukraine's NATO membership")
+    assert phrases_from_name("company") == ("company",)

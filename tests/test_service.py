@@ -47,6 +47,14 @@ def test_analyze_with_ad_hoc_issue(stub):
     assert stances[("france", "jet_tax")].stance == stance_pb2.STANCE_FAVOR
 
 
+def test_an_issue_defined_by_its_name_alone_is_found_by_the_parts_of_its_name(stub):
+    text = "Germany rejected a levy on private jets on Monday, and Belgium said the jet levy could wait."
+    issue = stance_pb2.Issue(id="jet_levy", name="Private jet levy")
+    resp = stub.Analyze(stance_pb2.AnalyzeRequest(text=text, issues=[issue]), timeout=60)
+    found = {m.text for i in resp.issues if i.issue_id == "jet_levy" for m in i.mentions}
+    assert "jet levy" in found, "the name is never written verbatim; its part 'jet levy' is"
+
+
 def test_classify_stance_sentence(stub):
     resp = stub.ClassifyStance(stance_pb2.ClassifyStanceRequest(
         text="This proposal to admit Ukraine into NATO is strongly opposed by Russia.", holder="Russia",

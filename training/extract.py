@@ -226,6 +226,25 @@ def _with_extra(table: dict, make, extra: dict[str, Issue] | None) -> dict:
     return {**table, **{i.id: make(i) for i in extra.values()}}
 
 
+NAME_STOP = {"the", "of", "on", "in", "to", "for", "a", "an", "and", "or", "with", "from", "by", "at", "its",
+             "their", "over", "about", "against", "between", "into"}
+
+
+def phrases_from_name(name: str) -> tuple[str, ...]:
+    """Phrases for an issue defined by its name alone: the name and every run of two or more of its words
+    that starts and ends with a content word ("Ukraine's NATO membership" -> also "NATO membership";
+    "Security guarantees for Ukraine" -> also "Security guarantees", "guarantees for Ukraine"). A name is
+    rarely written verbatim, its parts often are."""
+    words = name.split()
+    out = [name.strip()]
+    for i in range(len(words)):
+        for j in range(i + 2, len(words) + 1):
+            if words[i].lower() in NAME_STOP or words[j - 1].lower() in NAME_STOP:
+                continue
+            out.append(" ".join(words[i:j]))
+    return tuple(dict.fromkeys(p for p in out if p))
+
+
 def _with_curly_quotes(issue: Issue) -> list[str]:
     """The issue's phrases (or its name), plus each with typographic apostrophes ("Ukraine’s NATO bid")."""
     phrases = list(issue.phrases) or [issue.name]

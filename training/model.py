@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from training.corpus import Issue
 from training.errors import DeadlineError, InvalidInputError, NotFoundError, StanceError
 from training.extract import (Candidate, Extraction, Extractor, IssueLinker, Mention, author_candidates,
-                              implicit_issue_hit)
+                              implicit_issue_hit, phrases_from_name)
 from training.features import Featurizer
 from training.nlp import build_nlp
 from training.registry import ActorRegistry, Taxonomy, normalize_alias
@@ -182,7 +182,8 @@ class StanceModel:
                                     "an ad-hoc issue, or use ListIssues for the taxonomy ids")
             if any(len(p) > 200 for p in phrases):
                 raise InvalidInputError(f"issues[{n}]: phrases must be at most 200 characters")
-            out[issue.id] = Issue(issue.id, issue.name or issue.id, phrases or (issue.name.strip(),), "", issue.description)
+            out[issue.id] = Issue(issue.id, issue.name or issue.id, phrases or phrases_from_name(issue.name), "",
+                                  issue.description)
         return out
 
     def use_encoder(self, name: str, cache_dir: Path | None = None, threads: int = 1) -> None:
