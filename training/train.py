@@ -42,9 +42,9 @@ class TrainConfig:
     sentiment_extra: tuple[str, ...] = ("newsmtsc",)
     # The optional sentence encoder whose vectors join the features ("" = none; "minilm" needs the extra).
     encoder: str = ""
-    # The issue linker: its C, and the probability from which a sentence gets an implicit candidate. On dev,
-    # 0.15 / 0.2 / 0.3 / 0.45 gave triple F1 0.540 / 0.532 / 0.527 / 0.524 and holder accuracy 0.682 / 0.678 /
-    # 0.662 / 0.660 (the word-overlap rules: 0.533 and 0.663).
+    # The issue linker: its C, and the probability from which a sentence gets an implicit candidate. On dev
+    # (410 articles), 0.15 / 0.2 / 0.3 / 0.45 gave triple F1 0.540 / 0.532 / 0.527 / 0.524 and holder
+    # accuracy 0.682 / 0.678 / 0.662 / 0.660 (the word-overlap rules: 0.533 and 0.663).
     link_C: float = 1.0
     link_threshold: float = 0.15
 
