@@ -33,6 +33,10 @@ def test_first_run_logs_params_metrics_plots_and_model(store):
     for key in ("dev_stance_macro_f1", "dev_stance_favor_f1", "dev_stance_against_f1", "dev_stance_neutral_f1",
                 "dev_triple_f1", "dev_sentiment_macro_f1", "dev_stance_ece"):
         assert 0.0 <= run.data.metrics[key] <= 1.0
+    # The extraction benchmark, on dev and on test, is logged with the training run.
+    for split in ("dev", "test"):
+        for key in ("actor_mention_f1", "actor_entity_f1", "holder_accuracy", "issue_mention_recall", "triple_f1"):
+            assert 0.0 < run.data.metrics[f"{split}_{key}"] <= 1.0
     plots = {a.path for a in client.list_artifacts(run.info.run_id, "plots")}
     assert "plots/confusion_stance_dev.png" in plots and "plots/reliability_stance_dev.png" in plots
     inputs = {i.dataset.name: i.dataset.digest for i in run.inputs.dataset_inputs}
@@ -164,3 +168,11 @@ def test_evaluate_command_filters_articles_by_split_and_id_prefix(store, monkeyp
     assert f"{bad}:1: invalid JSON" in capsys.readouterr().err
     assert main(["evaluate", "--issues", str(tmp_path / "none.jsonl")]) == 2
     assert "is not a file" in capsys.readouterr().err
+    # Whole splits (no filter, the model's own taxonomy): the figures join the model's training run.
+    assert main(["evaluate", "--split", "dev,test"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    mlflow.set_tracking_uri(store.tracking_uri)
+    client = MlflowClient()
+    run = client.get_run(client.get_model_version_by_alias(store.model_name, store.model_alias).run_id)
+    assert run.data.metrics["dev_test_triple_f1"] == pytest.approx(whole["dev_test_triple_f1"], abs=1e-4)
+    assert run.info.status == "FINISHED"

@@ -88,6 +88,11 @@ def _evaluate(args, settings) -> int:
         return 1
     prefix = args.split.replace(",", "_")
     metrics = evaluate_model(model, docs, prefix=prefix).metrics
+    if not (args.ids or args.not_ids or args.issues) and served.run_id:
+        # Whole splits with the model's own taxonomy: the figures join the model's training run, so runs
+        # trained before the test split was logged with them get it too (`make ui`).
+        with mlflow.start_run(run_id=served.run_id):
+            mlflow.log_metrics(metrics)
     print(json.dumps({"model_version": served.version, "split": args.split, "documents": len(docs),
                       **{k: round(v, 4) for k, v in metrics.items()}}, indent=2))
     return 0

@@ -434,6 +434,11 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
         model.classifiers = fit_classifiers(examples, cfg, settings.seed, model.featurizer.encoder_name, linker)
         train_seconds = time.perf_counter() - t0
         ev = evaluate_model(model, dev_docs, parsed, prefix="dev")
+        # The test split is reported with the run (extraction and stance figures, comparable across runs in
+        # the UI) but never used for a choice: the C search and the gate see train and dev only.
+        test_docs = corpus.split("test")
+        test_metrics = (evaluate_model(model, test_docs, parse_corpus(model, test_docs, settings.cache_dir),
+                                       prefix="test").metrics if test_docs else {})
         stats = corpus.stats()
         mlflow.log_params({
             "C": cfg.C, "sentiment_C": cfg.sentiment_C, "class_weight": cfg.class_weight,
@@ -452,6 +457,7 @@ def run_training(settings: Settings, cfg: TrainConfig | None = None, promote: bo
         metrics = dict(ev.metrics)
         metrics.update(search_scores)
         metrics.update(link_metrics)
+        metrics.update(test_metrics)
         metrics["train_seconds"] = train_seconds
         with tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
