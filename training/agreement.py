@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sklearn.metrics import cohen_kappa_score
 
-from training.corpus import Corpus, CorpusError, _seeds_dir, load_corpus
+from training.corpus import Corpus, CorpusError, default_seeds_dir, load_corpus
 
 
 def export_tasks(corpus: Corpus, out: Path, ids: set[str] | None = None) -> int:
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     rp.add_argument("--root", type=Path, default=None, help="default: STANCE_SEEDS_DIR, else the project's seeds/")
     rp.add_argument("--summary", action="store_true", help="omit the list of disagreements")
     args = parser.parse_args(argv)
-    args.root = args.root or _seeds_dir()
+    args.root = args.root or default_seeds_dir()
     try:
         corpus = load_corpus(args.root)
         if args.command == "export":

@@ -401,7 +401,7 @@ def write_splits(root: Path) -> Counter:
     return moved
 
 
-def _seeds_dir() -> Path:
+def default_seeds_dir() -> Path:
     """The corpus folder of the settings (STANCE_SEEDS_DIR), where every command looks unless told otherwise."""
     from training.settings import load_settings
 
@@ -421,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     sp = sub.add_parser("split", help="write each article's fixed train/dev/test split into its annotation")
     sp.add_argument("--root", type=Path, default=None)
     args = parser.parse_args(argv)
-    args.root = args.root or _seeds_dir()
+    args.root = args.root or default_seeds_dir()
     if args.command == "split":
         print(dict(write_splits(args.root)) or "all splits already fixed")
         return 0

@@ -793,8 +793,7 @@ def link_pairs(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers
     out = []
     for n in sorted(with_actor):
         sent = sents[n]
-        words = {_crude(t.text): t.pos_ != "PROPN" for t in sent if t.is_alpha and not t.is_stop}
-        common = {w for w, is_common in words.items() if is_common}
+        words, common = _sentence_words(sent)
         here = {iid for iid, at in named_at.items() if n in at}
         stance = float(any(t.lemma_.lower() in STANCE_WORDS for t in sent))
         before = {iid: max((k for k in at if k < n), default=None) for iid, at in named_at.items()}
@@ -805,7 +804,7 @@ def link_pairs(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers
             prev = before[iid]
             nxt = min((k for k in named_at[iid] if k > n), default=None)
             out.append(LinkPair(sent, iid, {
-                "ov_phrase": min(len(words.keys() & phrase), 3), "ov_other": min(len(common & other), 3),
+                "ov_phrase": min(len(words & phrase), 3), "ov_other": min(len(common & other), 3),
                 "share": counts[iid] / total, "top": float(iid == top), "n_issues": len(named_at),
                 f"dprev={_sentences_bucket(None if prev is None else n - prev)}": 1,
                 f"dnext={_sentences_bucket(None if nxt is None else nxt - n)}": 1,
@@ -841,13 +840,7 @@ class IssueLinker:
         out = []
         for start in sorted(by_sent):
             best = sorted(by_sent[start], key=lambda x: (-x[0], x[1].issue_id))[:LINK_MAX_PER_SENTENCE]
-            sent = best[0][1].sent
-            holders = {i for m in mentions if sent.start <= m.tok_start < sent.end for i in range(m.tok_start, m.tok_end)}
-            target = _topic_target(sent, holders)
-            for score, pair in best:
-                out.append(IssueHit(pair.issue_id, target.start_char, target.end_char, target.text, target.start,
-                                    target.end, anaphoric=True, scope=(target.start, target.end), implicit="linked",
-                                    link=score))
+            out.extend(_implicit_hit(pair.sent, mentions, pair.issue_id, "linked", score) for score, pair in best)
         return out
 
 
@@ -875,31 +868,34 @@ def topic_hits(doc: Doc, hits: list[IssueHit], mentions: list[Mention], speakers
     out = []
     for n in sorted(with_actor - named):
         sent = sents[n]
-        words = {_crude(t.text): t.pos_ != "PROPN" for t in sent if t.is_alpha and not t.is_stop}
-        common = {w for w, is_common in words.items() if is_common}
+        words, common = _sentence_words(sent)
         overlap = {}
         for iid in in_article:
             phrase, other = vocab.get(iid, (set(), set()))
-            overlap[iid] = 2 * len(words.keys() & phrase) + len(common & other)
+            overlap[iid] = 2 * len(words & phrase) + len(common & other)
         best = max(overlap, key=lambda iid: (overlap[iid], iid)) if overlap else ""
         how = "words"
         if not best or overlap[best] < 1:
             if not dominant or not any(t.lemma_.lower() in STANCE_WORDS for t in sent):
                 continue
             best, how = dominant, "dominant"
-        holders = {i for m in mentions if sent.start <= m.tok_start < sent.end for i in range(m.tok_start, m.tok_end)}
-        target = _topic_target(sent, holders)
-        out.append(IssueHit(best, target.start_char, target.end_char, target.text, target.start, target.end,
-                            anaphoric=True, scope=(target.start, target.end), implicit=how))
+        out.append(_implicit_hit(sent, mentions, best, how))
     return out
 
 
-def _topic_target(sent: Span, holders: set[int]) -> Span:
-    """What the sentence's main verb is about, holders excluded: its object or complement, else the verb."""
-    tok = _governed(sent, holders, ("dobj", "nsubjpass", "ccomp", "xcomp", "attr", "prep"))
-    if tok is None:
-        tok = sent.root
-    return sent.doc[tok.i:tok.i + 1]
+def _implicit_hit(sent: Span, mentions: list[Mention], issue_id: str, how: str, link: float = 0.0) -> IssueHit:
+    """An implicit hit of `issue_id` on what the sentence's main verb is about, its holders excluded: its
+    object or complement, else the verb."""
+    holders = {i for m in mentions if sent.start <= m.tok_start < sent.end for i in range(m.tok_start, m.tok_end)}
+    tok = _governed(sent, holders, ("dobj", "nsubjpass", "ccomp", "xcomp", "attr", "prep")) or sent.root
+    return IssueHit(issue_id, tok.idx, tok.idx + len(tok.text), tok.text, tok.i, tok.i + 1, anaphoric=True,
+                    scope=(tok.i, tok.i + 1), implicit=how, link=link)
+
+
+def _sentence_words(sent: Span) -> tuple[set[str], set[str]]:
+    """The sentence's content words (crudely stemmed), and those of them that are not proper nouns."""
+    words = {_crude(t.text): t.pos_ != "PROPN" for t in sent if t.is_alpha and not t.is_stop}
+    return set(words), {w for w, is_common in words.items() if is_common}
 
 
 def _drop_actors_only_at_stake(actors: dict[str, Actor], hits: list[IssueHit]) -> None:
