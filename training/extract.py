@@ -15,6 +15,7 @@ from training import nominals
 from training.corpus import Issue
 from training.nlp import is_heading_line
 from training.registry import ActorRegistry, normalize_alias, slug
+from training.vectorize import predict_proba
 
 logger = logging.getLogger(__name__)
 
@@ -828,7 +829,7 @@ class IssueLinker:
         if not pairs:
             return []
         k = list(self.pipeline.classes_).index(True)
-        return [float(p[k]) for p in self.pipeline.predict_proba([p.features for p in pairs])]
+        return [float(p[k]) for p in predict_proba(self.pipeline, [p.features for p in pairs])]
 
     def hits(self, pairs: list[LinkPair], mentions: list[Mention]) -> list[IssueHit]:
         """Implicit hits for the pairs scoring at least the threshold, the best two per sentence, each on what

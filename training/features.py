@@ -44,6 +44,11 @@ def _vader_compound(text: str) -> float:
     return _vader().polarity_scores(text)["compound"]
 
 
+def forget_cached_scores() -> None:
+    """Drop the cached VADER scores (benchmarks that repeat a text, so it costs what a new one does)."""
+    _vader_compound.cache_clear()
+
+
 def _lemma(t: Token) -> str:
     return t.lemma_.lower()
 
@@ -61,6 +66,40 @@ class _Tokens:
         self.negated = {t.head.i for t in doc if t.head.i != t.i and (t.dep_ == "neg" or t.lower_ in NEGATIONS)}
         self.has_neg = [t.dep_ == "neg" for t in doc]
         self.first_person = [t.lower_ in FIRST_PERSON for t in doc]
+        # Each token's sentence (start, and root) without spaCy's per-call search for the boundaries.
+        self.sent_start = [0] * len(doc)
+        self.sent_root = [0] * len(doc)
+        for sent in doc.sents:
+            root = sent.root.i
+            for j in range(sent.start, sent.end):
+                self.sent_start[j], self.sent_root[j] = sent.start, root
+        self._sentences: dict[tuple[int, int], tuple[str, dict[str, float], dict[int, tuple[str, ...]]]] = {}
+
+    def sentence(self, sent: Span) -> tuple[str, dict[str, float], dict[int, tuple[str, ...]]]:
+        """A sentence's text, its unmasked word and lexicon features, and what each token adds to them:
+        candidates and targets in one sentence share these."""
+        key = (sent.start, sent.end)
+        cached = self._sentences.get(key)
+        if cached is None:
+            base: dict[str, float] = {}
+            parts: dict[int, tuple[str, ...]] = {}
+            for j in range(sent.start, sent.end):
+                lem, keys = self.lemma[j], []
+                flip = j in self.negated
+                if lem in FAVOR_LEX:
+                    keys.append(f"sent_lex_{'against' if flip else 'favor'}")
+                if lem in AGAINST_LEX:
+                    keys.append(f"sent_lex_{'favor' if flip else 'against'}")
+                if lem in NEUTRAL_LEX:
+                    keys.append("sent_lex_neutral")
+                if self.word[j]:
+                    keys.append(f"w={lem}")
+                for k in keys:
+                    base[k] = base.get(k, 0) + 1
+                if keys:
+                    parts[j] = tuple(keys)
+            cached = self._sentences[key] = (sent.text, base, parts)
+        return cached
 
 
 _token_cache = threading.local()
@@ -176,11 +215,14 @@ def _add_lexicon(f: dict[str, float], prefix: str, tokens: _Tokens, idx, negated
 
 def _sentence_features(f: dict[str, float], tokens: _Tokens, sent: Span, masked: set[int]) -> None:
     """The sentence's own words and lexicon counts, the holder/issue/target masked out."""
-    idx = [j for j in range(sent.start, sent.end) if j not in masked]
-    _add_lexicon(f, "sent_", tokens, idx, False)
-    for j in idx:
-        if tokens.word[j]:
-            f[f"w={tokens.lemma[j]}"] = 0.5
+    _, base, parts = tokens.sentence(sent)
+    counts = dict(base)
+    for j in masked:
+        for k in parts.get(j, ()):
+            counts[k] -= 1
+    for k, n in counts.items():
+        if n:
+            f[k] = 0.5 if k.startswith("w=") else f.get(k, 0) + n
 
 
 def stance_features(c: Candidate) -> dict[str, float]:
@@ -206,7 +248,7 @@ def stance_features(c: Candidate) -> dict[str, float]:
             f[f"h_agent_of={_lemma(h.head.head)}"] = 1
         if h.dep_ == "poss":
             f[f"h_poss_of={_lemma(h.head)}"] = 1
-        if any(t.dep_ == "appos" for t in (h, *h.ancestors) if t.i != h.sent.root.i):
+        if any(t.dep_ == "appos" for t in (h, *h.ancestors) if t.i != tokens.sent_root[h.i]):
             # "Gregory Bovino, the chief of the Border Patrol's El Centro Sector, ...": inside a description.
             f["h_in_appos"] = 1
         if h.head.dep_ == "pobj" or h.dep_ == "pobj":
@@ -230,7 +272,7 @@ def stance_features(c: Candidate) -> dict[str, float]:
             f["i_head_neg"] = 1
     else:
         f["no_issue"] = 1
-    if h is not None and i is not None and h.sent.start == i.sent.start:
+    if h is not None and i is not None and tokens.sent_start[h.i] == tokens.sent_start[i.i]:
         actor = acting_token(h)
         attribution_features(conj_head(actor), i, f)
         if actor.dep_ == "conj":
@@ -276,10 +318,11 @@ def stance_features(c: Candidate) -> dict[str, float]:
     if any(tokens.has_neg[sent.start:sent.end]):
         f["sent_neg"] = 1
     _sentence_features(f, tokens, sent, masked)
-    compound = _vader_compound(sent.text)
+    text = tokens.sentence(sent)[0]
+    compound = _vader_compound(text)
     f["vader"] = compound
     f[f"vader_{_bucket(compound)}"] = 1
-    if '"' in sent.text or "“" in sent.text:
+    if '"' in text or "“" in text:
         f["has_quote"] = 1
     return f
 
@@ -315,7 +358,7 @@ def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]
     else:
         f["no_target"] = 1
     _sentence_features(f, tokens, sent, masked)
-    c = _vader_compound(sent.text)
+    c = _vader_compound(tokens.sentence(sent)[0])
     f["vader"] = c
     f[f"vader_{_bucket(c)}"] = 1
     return f
