@@ -21,10 +21,19 @@ from rich.table import Table
 from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
 from service.app import free_port
 from service.server import create_server, set_serving
+from training.features import forget_cached_scores
 from training.serving import ModelSlot, ensure_served
 from training.settings import PROJECT_ROOT, load_settings
 
 SEED = PROJECT_ROOT / "seeds" / "corpus" / "000_549929fe5eb0465e.txt"
+
+
+def bench_texts(seeds_dir: Path) -> list[str]:
+    """The documents the throughput figures cycle through: the seed article, then the corpus' articles.
+    Distinct texts, so no cache (VADER scores, the tokenizer's) makes a repeated document cheaper than a
+    new one; served and bare runs go through the same ones."""
+    corpus = sorted((Path(seeds_dir) / "corpus").glob("*.txt"))
+    return [SEED.read_text(encoding="utf-8")] + [p.read_text(encoding="utf-8") for p in corpus if p.name != SEED.name]
 SENTENCE = "This proposal is strongly opposed by Russia, the Kremlin said on Tuesday."
 
 
@@ -46,14 +55,19 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
     settings = load_settings(address="127.0.0.1:0")
     served = ensure_served(settings)
     text = SEED.read_text(encoding="utf-8")
+    texts = (bench_texts(settings.seeds_dir) * 2)[:n_throughput]
     nlp = served.model.nlp
     n_tokens = len(nlp.make_doc(text))
+    tokens = sum(len(nlp.make_doc(t)) for t in texts)
     encoder = served.model.featurizer.encoder
     out: dict = {"cpu_count": os.cpu_count(), "model_version": served.version, "seed_tokens": n_tokens,
+                 "throughput_documents": len(texts), "throughput_mean_tokens": tokens / len(texts),
                  "encoder": served.model.featurizer.encoder_name or "none"}
 
     def fresh() -> None:
-        """A model with the sentence encoder would otherwise reuse the seed article's vectors."""
+        """Repeating the seed article must not make it cheaper: drop what was cached of its last analysis
+        (VADER scores; the sentence encoder's vectors)."""
+        forget_cached_scores()
         if encoder is not None:
             encoder.forget()
 
@@ -65,17 +79,17 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
         bare.append(time.perf_counter() - t0)
     t0 = time.perf_counter()
     with nlp.memory_zone():
-        for _ in nlp.pipe([text] * n_throughput):
+        for _ in nlp.pipe(texts):
             pass
-    out["bare_pipe_docs_per_s"] = n_throughput / (time.perf_counter() - t0)
-    # Where a document's time goes besides parsing it alone: batching the parse as the bare processes
-    # below do, and the extraction and classification steps of Analyze (no gRPC).
+    out["bare_pipe_docs_per_s"] = len(texts) / (time.perf_counter() - t0)
+    # Where a document's time goes besides parsing it: the extraction and classification steps of
+    # Analyze (no gRPC), on the seed article.
     t0 = time.perf_counter()
-    for _ in range(0, n_throughput, 4):
+    for k in range(0, len(texts), 4):
         with nlp.memory_zone():
-            for _ in nlp.pipe([text] * 4):
+            for _ in nlp.pipe(texts[k:k + 4]):
                 pass
-    out["bare_pipe_batches_of_4_docs_per_s"] = 4 * len(range(0, n_throughput, 4)) / (time.perf_counter() - t0)
+    out["bare_pipe_batches_of_4_docs_per_s"] = len(texts) / (time.perf_counter() - t0)
     model = served.model
     with nlp.memory_zone():
         doc = model.parse(text)
@@ -106,14 +120,15 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
                 t0 = time.perf_counter()
                 stub.Analyze(req, timeout=60)
                 lat.append(time.perf_counter() - t0)
+            reqs = [stance_pb2.AnalyzeRequest(document_id=str(k), text=t) for k, t in enumerate(texts)]
             with ThreadPoolExecutor(clients) as pool:
                 t0 = time.perf_counter()
-                list(pool.map(lambda _: (fresh(), stub.Analyze(req, timeout=120)), range(n_throughput)))
+                list(pool.map(lambda r: stub.Analyze(r, timeout=120), reqs))
                 analyze_s = time.perf_counter() - t0
             t0 = time.perf_counter()
-            results = list(stub.AnalyzeStream(iter([req] * n_throughput), timeout=300))
+            results = list(stub.AnalyzeStream(iter(reqs), timeout=300))
             stream_s = time.perf_counter() - t0
-            assert len(results) == n_throughput
+            assert len(results) == len(reqs)
             sreq = stance_pb2.ClassifyStanceRequest(text=SENTENCE, holder="Russia",
                                                     issue=stance_pb2.Issue(id="ukraine_nato_membership"))
             with ThreadPoolExecutor(clients) as pool:
@@ -130,8 +145,8 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
         "bare_parse_p50_ms": 1000 * statistics.median(bare),
         "analyze_p50_ms": 1000 * _pct(lat, 0.5), "analyze_p95_ms": 1000 * _pct(lat, 0.95),
         "analyze_p99_ms": 1000 * _pct(lat, 0.99),
-        "analyze_docs_per_s": n_throughput / analyze_s, "analyze_tokens_per_s": n_throughput * n_tokens / analyze_s,
-        "stream_docs_per_s": n_throughput / stream_s,
+        "analyze_docs_per_s": len(texts) / analyze_s, "analyze_tokens_per_s": tokens / analyze_s,
+        "stream_docs_per_s": len(texts) / stream_s,
         "classify_stance_rps": n_throughput * 4 / stance_s,
         "rss_mb_before": rss0, "rss_mb_after": rss1, "memory_requests": n_memory,
     })
@@ -156,54 +171,66 @@ def _wait_serving(address: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{address} did not become SERVING")
 
 
-def _bare_pipe_process(seeds_dir: str, text: str, seconds: float, ready, start, results) -> None:
-    """One process running the service's spaCy pipeline bare over the seed article for `seconds`."""
+def _bare_pipe_process(seeds_dir: str, seconds: float, offset: int, ready, start, results) -> None:
+    """One process running the service's spaCy pipeline bare over the bench texts for `seconds`, in batches
+    of 4 (what `Analyze` calls that wait batch together, at most); puts (documents, tokens, seconds)."""
     from training.nlp import build_nlp
     from training.registry import ActorRegistry
 
     nlp = build_nlp(ActorRegistry.from_jsonl(Path(seeds_dir) / "actors.jsonl"))
+    texts = bench_texts(Path(seeds_dir))
+    texts = texts[offset:] + texts[:offset]
     with nlp.memory_zone():
-        list(nlp.pipe([text] * 2))
+        list(nlp.pipe(texts[:2]))
     ready.put(os.getpid())
     start.wait()
-    done, t0 = 0, time.perf_counter()
+    done, tokens, k, t0 = 0, 0, 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
         with nlp.memory_zone():
-            for _ in nlp.pipe([text] * 4):
+            for doc in nlp.pipe([texts[(k + j) % len(texts)] for j in range(4)]):
                 done += 1
-    results.put(done / (time.perf_counter() - t0))
+                tokens += len(doc)
+        k += 4
+    results.put((done, tokens, time.perf_counter() - t0))
 
 
-def bare_pipe_processes(processes: int, seconds: float) -> float:
-    """Documents/s of `processes` bare `nlp.pipe` loops running at once: the ceiling for that many workers
-    on this machine (two processes on two cores do not make twice one)."""
+def bare_pipe_processes(processes: int, seconds: float) -> tuple[float, float]:
+    """Documents/s and tokens/s of `processes` bare `nlp.pipe` loops running at once: the ceiling for that
+    many workers on this machine (two processes on two cores do not make twice one)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     ready, results, start = ctx.Queue(), ctx.Queue(), ctx.Event()
-    text = SEED.read_text(encoding="utf-8")
     seeds_dir = str(load_settings().seeds_dir)
-    procs = [ctx.Process(target=_bare_pipe_process, args=(seeds_dir, text, seconds, ready, start, results))
-             for _ in range(processes)]
+    procs = [ctx.Process(target=_bare_pipe_process, args=(seeds_dir, seconds, 97 * n, ready, start, results))
+             for n in range(processes)]
     for proc in procs:
         proc.start()
     for _ in procs:
         ready.get(timeout=180)
     start.set()
-    total = sum(results.get(timeout=seconds + 120) for _ in procs)
+    parts = [results.get(timeout=seconds + 120) for _ in procs]
     for proc in procs:
         proc.join()
-    return total
+    return sum(d / s for d, _, s in parts), sum(t / s for _, t, s in parts)
 
 
-def workers_throughput(workers: int, seconds: float, clients: int) -> tuple[float, float]:
-    """Documents/s of `python -m service` with `workers` processes; each client has its own connection,
-    so the kernel spreads them over the processes sharing the port. Also the share of the machine's CPU
-    time the clients (this process) used meanwhile: CPU the workers could not have, which the bare
-    `nlp.pipe` processes they are compared with did not have to share."""
+def workers_throughput(workers: int, seconds: float, clients: int) -> tuple[float, float, float]:
+    """Documents/s and tokens/s of `python -m service` with `workers` processes, the clients cycling through
+    the bench texts; each client has its own connection, so the kernel spreads them over the processes
+    sharing the port. Also the share of the machine's CPU time the clients (this process) used meanwhile:
+    CPU the workers could not have, which the bare `nlp.pipe` processes they are compared with did not have
+    to share."""
     import signal
     import subprocess
 
+    from training.nlp import build_nlp
+    from training.registry import ActorRegistry
+
+    settings = load_settings()
+    texts = bench_texts(settings.seeds_dir)
+    tokenizer = build_nlp(ActorRegistry.from_jsonl(settings.seeds_dir / "actors.jsonl")).tokenizer
+    reqs = [(stance_pb2.AnalyzeRequest(document_id=str(k), text=t), len(tokenizer(t))) for k, t in enumerate(texts)]
     address = f"127.0.0.1:{free_port()}"
     env = {**os.environ, "STANCE_ADDRESS": address, "STANCE_WORKERS": str(workers)}
     proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env,
@@ -212,27 +239,27 @@ def workers_throughput(workers: int, seconds: float, clients: int) -> tuple[floa
         # Every worker must be up before timing: poll until a fresh connection has been answered by each.
         _wait_serving(address)
         time.sleep(2.0 * workers)
-        text = SEED.read_text(encoding="utf-8")
-        req = stance_pb2.AnalyzeRequest(document_id="seed", text=text)
         # Fixed time, not a fixed count: connections are spread by hash, so one worker may get more of them;
         # counting what all of them complete in the same window measures the capacity of the whole set.
         t_end = time.perf_counter() + seconds
 
-        def client(_) -> int:
-            done = 0
+        def client(n: int) -> tuple[int, int]:
+            done, tokens, k = 0, 0, 31 * n
             with grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
                 stub = stance_pb2_grpc.StanceServiceStub(ch)
-                stub.Analyze(req, timeout=120)
+                stub.Analyze(reqs[k % len(reqs)][0], timeout=120)
                 while time.perf_counter() < t_end:
+                    req, n_tokens = reqs[k % len(reqs)]
                     stub.Analyze(req, timeout=120)
-                    done += 1
-            return done
+                    done, tokens, k = done + 1, tokens + n_tokens, k + 1
+            return done, tokens
 
         t0, cpu0 = time.perf_counter(), time.process_time()
         with ThreadPoolExecutor(clients) as pool:
-            total = sum(pool.map(client, range(clients)))
+            parts = list(pool.map(client, range(clients)))
         wall = time.perf_counter() - t0
-        return total / wall, (time.process_time() - cpu0) / (wall * (os.cpu_count() or 1))
+        return (sum(d for d, _ in parts) / wall, sum(t for _, t in parts) / wall,
+                (time.process_time() - cpu0) / (wall * (os.cpu_count() or 1)))
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -302,11 +329,13 @@ def main(argv: list[str] | None = None) -> int:
         res["grpc_over_mlflow_serve"] = res["classify_stance_rps"] / res["mlflow_models_serve_rps"]
     if args.workers:
         for n in args.workers:
-            res[f"analyze_docs_per_s_{n}_workers"], res[f"client_cpu_share_{n}_workers"] = workers_throughput(
-                n, args.worker_seconds, 2 * args.clients)
-            res[f"bare_pipe_docs_per_s_{n}_processes"] = bare_pipe_processes(n, args.worker_seconds)
-            res[f"workers_{n}_over_bare_pipe"] = (res[f"analyze_docs_per_s_{n}_workers"]
-                                                  / res[f"bare_pipe_docs_per_s_{n}_processes"])
+            (res[f"analyze_docs_per_s_{n}_workers"], res[f"analyze_tokens_per_s_{n}_workers"],
+             res[f"client_cpu_share_{n}_workers"]) = workers_throughput(n, args.worker_seconds, 2 * args.clients)
+            (res[f"bare_pipe_docs_per_s_{n}_processes"],
+             res[f"bare_pipe_tokens_per_s_{n}_processes"]) = bare_pipe_processes(n, args.worker_seconds)
+            # Tokens, not documents: the windows end on different documents of different lengths.
+            res[f"workers_{n}_over_bare_pipe"] = (res[f"analyze_tokens_per_s_{n}_workers"]
+                                                  / res[f"bare_pipe_tokens_per_s_{n}_processes"])
         lo, hi = min(args.workers), max(args.workers)
         if hi > lo:
             res[f"speedup_{hi}_vs_{lo}_workers"] = (res[f"analyze_docs_per_s_{hi}_workers"]

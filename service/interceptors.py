@@ -15,6 +15,9 @@ logger = logging.getLogger(__name__)
 REQUESTS = Counter("stance_requests_total", "gRPC calls by method and status code", ["method", "code"])
 LATENCY = Histogram("stance_request_seconds", "gRPC call latency by method", ["method"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
+BATCH_DOCUMENTS = Histogram("stance_batch_documents", "documents parsed together per batch (Analyze calls that "
+                            "waited for the model, or a stream's arrived documents)", ["method"],
+                            buckets=(1, 2, 3, 4, 6, 8, 12, 16, 32))
 # With several workers (prometheus_client multiprocess mode) the served value is the sum over live workers.
 IN_FLIGHT = Gauge("stance_requests_in_flight", "gRPC calls being processed", multiprocess_mode="livesum")
 

@@ -55,7 +55,8 @@ def create_server(address: str, slot: ModelSlot, settings: Settings | None = Non
                  ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
                  ("grpc.so_reuseport", 1)],
     )
-    stance_pb2_grpc.add_StanceServiceServicer_to_server(StanceServicer(slot, settings.max_stream_documents), server)
+    stance_pb2_grpc.add_StanceServiceServicer_to_server(StanceServicer(slot, settings.max_stream_documents,
+                                                                         settings.batch_size), server)
     health_servicer = add_health(server)
     reflection.enable_server_reflection((SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
     if settings.tls_cert:

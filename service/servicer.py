@@ -12,10 +12,11 @@ import grpc
 
 from service.api.stance.v1 import stance_pb2, stance_pb2_grpc
 from service.errors import deadline_of, handle_errors, handle_stream_errors
+from service.interceptors import BATCH_DOCUMENTS
 from training.corpus import Issue
-from training.errors import ResourceExhaustedError, StanceError
+from training.errors import DeadlineError, ResourceExhaustedError, StanceError
 from training.model import Analysis, Span
-from training.serving import ModelSlot, ServedModel
+from training.serving import Batcher, ModelSlot, ServedModel
 
 logger = logging.getLogger(__name__)
 
@@ -56,25 +57,26 @@ def _analysis_response(document_id: str, result: Analysis, served: ServedModel) 
 
 
 _END = object()
-STREAM_BATCH = 16
 
 
 class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
-    def __init__(self, slot: ModelSlot, max_stream_documents: int = 10_000):
+    def __init__(self, slot: ModelSlot, max_stream_documents: int = 10_000, batch_size: int = 8):
         self.slot = slot
         self.max_stream_documents = max_stream_documents
+        self.batch_size = max(1, batch_size)
+        self.batcher = Batcher(slot, self.batch_size, BATCH_DOCUMENTS.labels("Analyze").observe)
 
     @handle_errors
     def Analyze(self, request: stance_pb2.AnalyzeRequest, context: grpc.ServicerContext) -> stance_pb2.AnalyzeResponse:
-        served = self.slot.get()
-        result = served.model.analyze(request.text, [_issue(i) for i in request.issues], deadline_of(context))
+        result, served = self.batcher.analyze(request.text, [_issue(i) for i in request.issues],
+                                              deadline_of(context), context.is_active)
         return _analysis_response(request.document_id, result, served)
 
     @handle_stream_errors
     def AnalyzeStream(self, request_iterator: Iterator[stance_pb2.AnalyzeRequest],
                       context: grpc.ServicerContext) -> Iterator[stance_pb2.AnalyzeResponse]:
         # A reader thread queues documents as they arrive, so those that arrive together form one batch.
-        pending: queue.Queue = queue.Queue(maxsize=4 * STREAM_BATCH)
+        pending: queue.Queue = queue.Queue(maxsize=4 * self.batch_size)
 
         def read() -> None:
             try:
@@ -98,7 +100,7 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
         seen, done = 0, False
         while not done and context.is_active():
             batch = [pending.get()]
-            while len(batch) < STREAM_BATCH and not pending.empty():
+            while len(batch) < self.batch_size and not pending.empty():
                 batch.append(pending.get_nowait())
             if batch[-1] is _END:
                 batch.pop()
@@ -110,9 +112,12 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
                 raise ResourceExhaustedError(f"a stream takes at most {self.max_stream_documents} documents "
                                              "(STANCE_MAX_STREAM_DOCUMENTS); open a new stream for the rest")
             served = self.slot.get()
+            BATCH_DOCUMENTS.labels("AnalyzeStream").observe(len(batch))
             results = served.model.analyze_many([(r.text, [_issue(i) for i in r.issues]) for r in batch],
                                                 deadline_of(context))
             for req, res in zip(batch, results):
+                if isinstance(res, DeadlineError):  # the stream's own deadline: the whole call is over
+                    raise res
                 if isinstance(res, StanceError):
                     yield stance_pb2.AnalyzeResponse(document_id=req.document_id, error=str(res),
                                                      model=model_info(served))

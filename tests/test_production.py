@@ -142,6 +142,70 @@ def test_work_stops_when_the_deadline_passes(make_server, seed_text, method):
     assert waited < 0.45 * full, (waited, full)
 
 
+def _batches(method: str) -> tuple[float, float]:
+    """(batches, batches of more than one document) recorded so far for `method`."""
+    from prometheus_client import REGISTRY
+
+    count = REGISTRY.get_sample_value("stance_batch_documents_count", {"method": method}) or 0.0
+    single = REGISTRY.get_sample_value("stance_batch_documents_bucket", {"method": method, "le": "1.0"}) or 0.0
+    return count, count - single
+
+
+def _answer(resp: stance_pb2.AnalyzeResponse) -> tuple:
+    """What a response says about the document (not which model said it)."""
+    return (resp.document_id, [(a.id, [(m.start, m.end) for m in a.mentions]) for a in resp.actors],
+            [(s.actor_id, s.issue_id, s.stance, round(s.confidence, 6), s.sentiment) for s in resp.stances],
+            [(s.actor_id, s.toward) for s in resp.actor_sentiments])
+
+
+def test_calls_that_wait_for_the_model_are_batched_and_each_gets_its_own_answer(make_server, seed_text):
+    """Analyze calls arriving while the worker's model is busy are parsed together on its next turn; each
+    still gets exactly the answer it gets alone."""
+    stub = stance_pb2_grpc.StanceServiceStub(grpc.insecure_channel(make_server(batch_size=4, max_workers=4)))
+    texts = [seed_text * 4, "Russia rejects Ukraine's membership in NATO, the Kremlin said.",
+             "Hungary's prime minister opposes the new sanctions package.", seed_text[:1500]]
+    alone = [_answer(stub.Analyze(_request(t, str(k)), timeout=120)) for k, t in enumerate(texts)]
+    batches, multi = _batches("Analyze")
+    with ThreadPoolExecutor(4) as pool:
+        first = pool.submit(stub.Analyze, _request(texts[0], "0"), timeout=120)
+        time.sleep(0.1)  # the long first document keeps the model busy while the others arrive
+        rest = [pool.submit(stub.Analyze, _request(t, str(k)), timeout=120) for k, t in enumerate(texts) if k]
+        together = [_answer(f.result()) for f in [first, *rest]]
+    assert together == alone
+    after, multi_after = _batches("Analyze")
+    assert after - batches >= 2 and multi_after - multi >= 1, "the three waiting calls were not batched"
+
+
+def test_a_waiting_document_past_its_deadline_leaves_the_batch_the_others_are_answered(served, seed_text):
+    from training.errors import DeadlineError, StanceError
+    from training.model import Analysis
+    from training.serving import Batcher
+
+    batcher = Batcher(ModelSlot(served), max_batch=4)
+    out: dict[str, object] = {}
+
+    def call(name: str, text: str, deadline: float | None, wanted=lambda: True) -> None:
+        try:
+            out[name] = batcher.analyze(text, [], deadline, wanted)[0]
+        except StanceError as exc:
+            out[name] = exc
+
+    lead = threading.Thread(target=call, args=("lead", seed_text * 4, None))
+    lead.start()
+    time.sleep(0.1)
+    waiting = [threading.Thread(target=call, args=("late", seed_text, time.monotonic() + 0.05)),
+               threading.Thread(target=call, args=("gone", seed_text, None, lambda: False)),
+               threading.Thread(target=call, args=("ok", "Russia rejects Ukraine's membership in NATO.", None))]
+    for t in waiting:
+        t.start()
+    for t in (lead, *waiting):
+        t.join(timeout=120)
+    assert isinstance(out["lead"], Analysis) and isinstance(out["ok"], Analysis)
+    assert isinstance(out["late"], DeadlineError) and "deadline passed" in str(out["late"])
+    assert isinstance(out["gone"], DeadlineError) and "cancelled" in str(out["gone"])
+    assert {s.issue_id for s in out["ok"].stances} == {"ukraine_nato_membership"}
+
+
 def test_metrics_count_calls_by_code(stub):
     from service.interceptors import IN_FLIGHT, REQUESTS
 

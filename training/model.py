@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from training.extract import (Candidate, Extraction, Extractor, IssueLinker, Men
 from training.features import Featurizer
 from training.nlp import build_nlp
 from training.registry import ActorRegistry, Taxonomy, normalize_alias
+from training.vectorize import predict_proba
 
 logger = logging.getLogger(__name__)
 
@@ -96,14 +98,17 @@ class Analysis:
 def _proba(pipe: Pipeline, feats: list[dict]) -> list[dict[str, float]]:
     if not feats:
         return []
-    probs = pipe.predict_proba(feats)
+    probs = predict_proba(pipe, feats)
     classes = list(pipe.classes_)
     return [{c: float(p[k]) for k, c in enumerate(classes)} for p in probs]
 
 
-def _check_deadline(deadline: float | None, where: str) -> None:
-    if deadline is not None and time.monotonic() > deadline:
-        raise DeadlineError(f"the deadline passed {where}; nothing more was done (allow more time or send less text)")
+def _late(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
+def _late_message(where: str) -> str:
+    return f"the deadline passed {where}; nothing more was done (allow more time or send less text)"
 
 
 def _three_way(p: dict[str, float]) -> dict[str, float]:
@@ -230,24 +235,43 @@ class StanceModel:
     def analyze_many(self, requests: list[tuple[str, list[Issue]]],
                      deadline: float | None = None) -> list[Analysis | StanceError]:
         """Analyse several documents as one batch (each pipeline step over all of them, as `nlp.pipe` does);
-        a bad document yields its error, in place. Past `deadline` the batch stops between steps."""
+        a bad document yields its error, in place. Past `deadline` the rest of the batch stops between steps."""
         out: list[Analysis | StanceError | None] = [None] * len(requests)
+        for k, result in self.analyze_each(requests, [deadline] * len(requests)):
+            out[k] = result
+        return out
+
+    def analyze_each(self, requests: list[tuple[str, list[Issue]]],
+                     deadlines: list[float | None]) -> Iterator[tuple[int, Analysis | StanceError]]:
+        """The batch of `analyze_many`, each document with its own deadline: yields (index, result) as each
+        document is done, so its caller can answer before the rest of the batch is. A document whose deadline
+        passes gets DeadlineError and leaves the batch at the next step; the others go on."""
         ready = []
         for k, (text, issues) in enumerate(requests):
             try:
                 ready.append((k, text, self._prepare(text, issues)))
             except StanceError as exc:
-                out[k] = exc
+                yield k, exc
         with self._lock, self.nlp.memory_zone():
-            _check_deadline(deadline, "before parsing (waiting for this worker)")
-            docs = [self.nlp.make_doc(r[1]) for r in ready]
+            live = []
+            for k, text, adhoc in ready:
+                if _late(deadlines[k]):
+                    yield k, DeadlineError(_late_message("before parsing (waiting for this worker)"))
+                else:
+                    live.append((k, adhoc, self.nlp.make_doc(text)))
             for name, component in self.nlp.pipeline:
-                _check_deadline(deadline, f"while parsing (before {name})")
+                late = {item[0] for item in live if _late(deadlines[item[0]])}
+                for k in sorted(late):
+                    yield k, DeadlineError(_late_message(f"while parsing (before {name})"))
+                live = [item for item in live if item[0] not in late]
+                docs = [doc for _, _, doc in live]
                 docs = list(component.pipe(docs)) if hasattr(component, "pipe") else [component(d) for d in docs]
-            for (k, _, adhoc), doc in zip(ready, docs):
-                _check_deadline(deadline, "while analysing")
-                out[k] = self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
-        return out
+                live = [(k, adhoc, doc) for (k, adhoc, _), doc in zip(live, docs)]
+            for k, adhoc, doc in live:
+                if _late(deadlines[k]):
+                    yield k, DeadlineError(_late_message("while analysing"))
+                else:
+                    yield k, self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
 
     def _analysis(self, ex: Extraction, issues: dict[str, Issue]) -> Analysis:
         # Features once per candidate: the stance classifier reads all of them, the tone classifier the

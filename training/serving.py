@@ -6,8 +6,9 @@ import logging
 import threading
 from dataclasses import dataclass, field
 
-from training.errors import ModelUnavailableError
-from training.model import StanceModel
+from training.corpus import Issue
+from training.errors import DeadlineError, ModelUnavailableError, StanceError
+from training.model import Analysis, StanceModel
 from training.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -43,6 +44,93 @@ class ModelSlot:
     def set(self, served: ServedModel) -> None:
         with self._lock:
             self._served = served
+
+
+class _Job:
+    __slots__ = ("text", "issues", "deadline", "wanted", "result", "served", "ready")
+
+    def __init__(self, text: str, issues: list[Issue], deadline: float | None, wanted):
+        self.text, self.issues, self.deadline, self.wanted = text, issues, deadline, wanted
+        self.result: Analysis | StanceError | None = None
+        self.served: ServedModel | None = None
+        self.ready = threading.Event()  # set when the result is in, or (result still None) to lead a batch
+
+
+class Batcher:
+    """Single-document requests that arrive while this process's model is busy wait, then run together as
+    one batch: spaCy parses a batch of documents faster per document than one at a time (about 10% on the
+    corpus' articles), and the model answers one batch at a time anyway. A request that finds the model
+    idle runs at once, so nothing waits for a batch to fill.
+
+    No extra thread: the caller that finds the model idle leads a batch (its own document and the oldest
+    waiting ones, up to `max_batch`), then hands the lead to the oldest caller still waiting. Each caller
+    returns as soon as its own document is done, and only the callers concerned are woken. Callers whose
+    request was cancelled or whose deadline passed while they waited are dropped before the batch starts."""
+
+    def __init__(self, slot: ModelSlot, max_batch: int = 8, on_batch=None):
+        self.slot = slot
+        self.max_batch = max(1, max_batch)
+        self.on_batch = on_batch  # called with each batch's number of documents (metrics)
+        self._lock = threading.Lock()
+        self._pending: list[_Job] = []
+        self._leading = False
+
+    def analyze(self, text: str, issues: list[Issue], deadline: float | None = None,
+                wanted=lambda: True) -> tuple[Analysis, ServedModel]:
+        """Analyse one document (raises its StanceError); also returns the model that answered.
+        `wanted()` false (the call was cancelled) drops the job if it has not started."""
+        job = _Job(text, issues, deadline, wanted)
+        with self._lock:
+            lead = not self._leading
+            if lead:
+                self._leading = True
+            else:
+                self._pending.append(job)
+        if not lead:
+            job.ready.wait()
+        if job.result is None:  # this caller leads the next batch
+            with self._lock:
+                if job in self._pending:
+                    self._pending.remove(job)
+                batch = [job, *self._pending[:self.max_batch - 1]]
+                del self._pending[:self.max_batch - 1]
+            try:
+                self._run(batch)
+            finally:
+                with self._lock:
+                    if self._pending:
+                        self._pending.pop(0).ready.set()  # result still None: it leads
+                    else:
+                        self._leading = False
+        if isinstance(job.result, StanceError):
+            raise job.result
+        return job.result, job.served
+
+    def _run(self, batch: list[_Job]) -> None:
+        served = None
+        try:
+            served = self.slot.get()
+            live = [j for j in batch if j.wanted()]
+            if self.on_batch is not None:
+                self.on_batch(len(live))
+            for j in batch:
+                if not j.wanted():
+                    self._finish(j, DeadlineError("the call was cancelled before its document was analysed"), served)
+            results = served.model.analyze_each([(j.text, j.issues) for j in live], [j.deadline for j in live])
+            for k, result in results:
+                self._finish(live[k], result, served)
+        except BaseException as exc:  # every waiter must wake: unfinished jobs get the error
+            error = exc if isinstance(exc, StanceError) else StanceError(f"the batch failed: {exc!r}")
+            for j in batch:
+                if j.result is None:
+                    self._finish(j, error, served)
+            if not isinstance(exc, StanceError):
+                raise
+
+    @staticmethod
+    def _finish(job: _Job, result: Analysis | StanceError, served: ServedModel | None) -> None:
+        job.result, job.served = result, served
+        job.ready.set()
 
 
 def load_served(settings: Settings) -> ServedModel | None:

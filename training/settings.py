@@ -47,6 +47,9 @@ class Settings:
     """STANCE_MAX_CONCURRENT_RPCS: requests in progress beyond which new ones get RESOURCE_EXHAUSTED."""
     max_stream_documents: int = 10_000
     """STANCE_MAX_STREAM_DOCUMENTS: documents accepted on one AnalyzeStream call."""
+    batch_size: int = 8
+    """STANCE_BATCH_SIZE: most documents parsed together: `Analyze` calls waiting for the model, or a
+    stream's documents that have arrived (1 = one at a time)."""
     reload_seconds: int = 30
     """STANCE_RELOAD_SECONDS: how often the server checks whether the alias moved (hot reload)."""
     metrics_port: int = 0
@@ -77,6 +80,7 @@ _ENV = {
     "seed": "STANCE_SEED",
     "max_concurrent_rpcs": "STANCE_MAX_CONCURRENT_RPCS",
     "max_stream_documents": "STANCE_MAX_STREAM_DOCUMENTS",
+    "batch_size": "STANCE_BATCH_SIZE",
     "reload_seconds": "STANCE_RELOAD_SECONDS",
     "metrics_port": "STANCE_METRICS_PORT",
     "auth_token": "STANCE_AUTH_TOKEN",
