@@ -51,7 +51,7 @@ class _Job:
 
     def __init__(self, text: str, issues: list[Issue], deadline: float | None, wanted):
         self.text, self.issues, self.deadline, self.wanted = text, issues, deadline, wanted
-        self.result: Analysis | StanceError | None = None
+        self.result: Analysis | BaseException | None = None
         self.served: ServedModel | None = None
         self.ready = threading.Event()  # set when the result is in, or (result still None) to lead a batch
 
@@ -102,7 +102,7 @@ class Batcher:
                         self._pending.pop(0).ready.set()  # result still None: it leads
                     else:
                         self._leading = False
-        if isinstance(job.result, StanceError):
+        if isinstance(job.result, BaseException):  # a StanceError, or another caller's batch failing
             raise job.result
         return job.result, job.served
 
@@ -110,17 +110,19 @@ class Batcher:
         served = None
         try:
             served = self.slot.get()
-            live = [j for j in batch if j.wanted()]
+            live = []
+            for j in batch:
+                if j.wanted():
+                    live.append(j)
+                else:
+                    self._finish(j, DeadlineError("the call was cancelled before its document was analysed"), served)
             if self.on_batch is not None:
                 self.on_batch(len(live))
-            for j in batch:
-                if not j.wanted():
-                    self._finish(j, DeadlineError("the call was cancelled before its document was analysed"), served)
             results = served.model.analyze_each([(j.text, j.issues) for j in live], [j.deadline for j in live])
             for k, result in results:
                 self._finish(live[k], result, served)
         except BaseException as exc:  # every waiter must wake: unfinished jobs get the error
-            error = exc if isinstance(exc, StanceError) else StanceError(f"the batch failed: {exc!r}")
+            error = exc if isinstance(exc, StanceError) else RuntimeError(f"its batch failed: {exc!r}")
             for j in batch:
                 if j.result is None:
                     self._finish(j, error, served)
@@ -128,7 +130,7 @@ class Batcher:
                 raise
 
     @staticmethod
-    def _finish(job: _Job, result: Analysis | StanceError, served: ServedModel | None) -> None:
+    def _finish(job: _Job, result: Analysis | BaseException, served: ServedModel | None) -> None:
         job.result, job.served = result, served
         job.ready.set()
 

@@ -1,4 +1,4 @@
-"""The serving fast path for (DictVectorizer -> classifier) pipelines gives exactly the pipeline's answers."""
+"""The serving fast paths (sparse matrix building, the VADER shortcut) give exactly the slow paths' answers."""
 
 from __future__ import annotations
 
@@ -39,3 +39,15 @@ def test_the_served_models_classifiers_score_real_candidates_exactly_as_scikit_l
     for pipe, rows in ((model.classifiers.stance, feats), (model.classifiers.tone, feats),
                        (model.classifiers.linker.pipeline, pairs)):
         assert np.array_equal(predict_proba(pipe, rows), pipe.predict_proba(rows))
+
+
+def test_the_vader_shortcut_scores_exactly_as_vader(seed_text):
+    """Texts with no VADER lexicon word are scored 0.0 without running VADER; every other text runs it."""
+    from training.features import _no_vader_word, _vader
+
+    words = seed_text.split()
+    texts = [" ".join(words[k:k + n]) for n in (1, 3, 8, 17) for k in range(0, len(words) - n, 5)]
+    texts += ["Talks ended. :)", "No comment 🙂", "kind of", "NATO", "\"rejected,\"", "ok!!", ""]
+    shortcut = [t for t in texts if _no_vader_word(t)]
+    assert 0 < len(shortcut) < len(texts)
+    assert all(_vader().polarity_scores(t)["compound"] == 0.0 for t in shortcut)
