@@ -78,23 +78,26 @@ class StanceServicer(stance_pb2_grpc.StanceServiceServicer):
         # A reader thread queues documents as they arrive, so those that arrive together form one batch.
         pending: queue.Queue = queue.Queue(maxsize=4 * self.batch_size)
 
+        def put(item) -> bool:
+            """Queue `item`, waiting for room; False once the call is gone (a full queue must not park
+            this thread forever)."""
+            while True:
+                try:
+                    pending.put(item, timeout=1.0)
+                    return True
+                except queue.Full:
+                    if not context.is_active():
+                        return False
+
         def read() -> None:
             try:
                 for req in request_iterator:
-                    while True:  # a full queue must not park this thread forever once the call is gone
-                        try:
-                            pending.put(req, timeout=1.0)
-                            break
-                        except queue.Full:
-                            if not context.is_active():
-                                return
+                    if not put(req):
+                        return
             except Exception:  # the client cancelled or the deadline passed: stop reading
                 pass
-            finally:
-                try:
-                    pending.put_nowait(_END)
-                except queue.Full:
-                    pass
+            # The end goes through like any document: dropped on a full queue, it left the call hanging.
+            put(_END)
 
         threading.Thread(target=read, name="stream-reader", daemon=True).start()
         seen, done = 0, False

@@ -58,6 +58,16 @@ def test_stream_answers_in_order_and_survives_a_bad_document(stub, seed_text):
     assert all(r.model.version for r in out)
 
 
+def test_a_stream_longer_than_the_servers_queue_ends(make_server):
+    """The reader thread queues at most 4 x STANCE_BATCH_SIZE documents; when the last one fills the queue,
+    the end of the stream must still get through (it once was dropped, and the call hung to its deadline)."""
+    stub = stance_pb2_grpc.StanceServiceStub(grpc.insecure_channel(make_server(batch_size=1)))
+    for _ in range(3):
+        reqs = [_request(f"Hungary opposes the sanctions package number {k}.", str(k)) for k in range(40)]
+        answers = list(stub.AnalyzeStream(iter(reqs), timeout=60))
+        assert [a.document_id for a in answers] == [str(k) for k in range(40)]
+
+
 def test_empty_stream_returns_nothing(stub):
     assert list(stub.AnalyzeStream(iter([]), timeout=30)) == []
 
