@@ -337,8 +337,8 @@ def main(argv: list[str] | None = None) -> int:
                                                   / res[f"bare_pipe_tokens_per_s_{n}_processes"])
         lo, hi = min(args.workers), max(args.workers)
         if hi > lo:
-            res[f"speedup_{hi}_vs_{lo}_workers"] = (res[f"analyze_docs_per_s_{hi}_workers"]
-                                                    / res[f"analyze_docs_per_s_{lo}_workers"])
+            res[f"speedup_{hi}_vs_{lo}_workers"] = (res[f"analyze_tokens_per_s_{hi}_workers"]
+                                                    / res[f"analyze_tokens_per_s_{lo}_workers"])
     if args.json:
         print(json.dumps(res, indent=2))
         return 0
