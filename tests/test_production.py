@@ -186,7 +186,7 @@ def test_calls_that_wait_for_the_model_are_batched_and_each_gets_its_own_answer(
     assert after - batches >= 2 and multi_after - multi >= 1, "the three waiting calls were not batched"
 
 
-def test_a_waiting_document_past_its_deadline_leaves_the_batch_the_others_are_answered(served, seed_text):
+def test_a_waiting_call_past_its_deadline_returns_then_and_the_others_are_answered(served, seed_text):
     from training.errors import DeadlineError, StanceError
     from training.model import Analysis
     from training.serving import Batcher
@@ -194,13 +194,16 @@ def test_a_waiting_document_past_its_deadline_leaves_the_batch_the_others_are_an
     batcher = Batcher(ModelSlot(served), max_batch=4)
     out: dict[str, object] = {}
 
+    finished: dict[str, float] = {}
+
     def call(name: str, text: str, deadline: float | None, wanted=lambda: True) -> None:
         try:
             out[name] = batcher.analyze(text, [], deadline, wanted)[0]
         except StanceError as exc:
             out[name] = exc
+        finished[name] = time.monotonic()
 
-    lead = threading.Thread(target=call, args=("lead", seed_text * 4, None))
+    lead = threading.Thread(target=call, args=("lead", seed_text * 8, None))
     lead.start()
     time.sleep(0.1)
     waiting = [threading.Thread(target=call, args=("late", seed_text, time.monotonic() + 0.05)),
@@ -212,6 +215,7 @@ def test_a_waiting_document_past_its_deadline_leaves_the_batch_the_others_are_an
         t.join(timeout=120)
     assert isinstance(out["lead"], Analysis) and isinstance(out["ok"], Analysis)
     assert isinstance(out["late"], DeadlineError) and "deadline passed" in str(out["late"])
+    assert finished["late"] < finished["lead"], "a waiting call past its deadline kept its thread until its turn"
     assert isinstance(out["gone"], DeadlineError) and "cancelled" in str(out["gone"])
     assert {s.issue_id for s in out["ok"].stances} == {"ukraine_nato_membership"}
 

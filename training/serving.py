@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from training.corpus import Issue
@@ -64,8 +65,9 @@ class Batcher:
 
     No extra thread: the caller that finds the model idle leads a batch (its own document and the oldest
     waiting ones, up to `max_batch`), then hands the lead to the oldest caller still waiting. Each caller
-    returns as soon as its own document is done, and only the callers concerned are woken. Callers whose
-    request was cancelled or whose deadline passed while they waited are dropped before the batch starts."""
+    returns as soon as its own document is done, and only the callers concerned are woken. A caller whose
+    deadline passes while it waits returns then with DeadlineError; one whose request was cancelled is
+    dropped when its batch starts."""
 
     def __init__(self, slot: ModelSlot, max_batch: int = 8, on_batch=None):
         self.slot = slot
@@ -87,7 +89,15 @@ class Batcher:
             else:
                 self._pending.append(job)
         if not lead:
-            job.ready.wait()
+            timeout = None if deadline is None else max(0.0, deadline - time.monotonic())
+            while not job.ready.wait(timeout):
+                with self._lock:
+                    if job in self._pending:  # still waiting at its deadline: leave, freeing this thread
+                        self._pending.remove(job)
+                        job.result = DeadlineError("the deadline passed while waiting for this worker's model; "
+                                                   "nothing was done (allow more time or send less text)")
+                        break
+                timeout = None  # taken into a batch meanwhile, which drops it as late: wait for that
         if job.result is None:  # this caller leads the next batch
             with self._lock:
                 if job in self._pending:
