@@ -107,16 +107,9 @@ class _Tokens:
             base: dict[str, float] = {}
             parts: dict[int, tuple[str, ...]] = {}
             for j in range(sent.start, sent.end):
-                lem, keys = self.lemma[j], []
-                flip = j in self.negated
-                if lem in FAVOR_LEX:
-                    keys.append(f"sent_lex_{'against' if flip else 'favor'}")
-                if lem in AGAINST_LEX:
-                    keys.append(f"sent_lex_{'favor' if flip else 'against'}")
-                if lem in NEUTRAL_LEX:
-                    keys.append("sent_lex_neutral")
+                keys = _lexicon_keys("sent_", self.lemma[j], j in self.negated)
                 if self.word[j]:
-                    keys.append(f"w={lem}")
+                    keys.append(f"w={self.lemma[j]}")
                 for k in keys:
                     base[k] = base.get(k, 0) + 1
                 if keys:
@@ -221,19 +214,23 @@ def attribution_features(h: Token, i: Token, f: dict[str, float]) -> None:
     f["attr_off_path"] = 1
 
 
+def _lexicon_keys(prefix: str, lemma: str, flip: bool) -> list[str]:
+    """The stance-lexicon counts a word adds to, a negated word counting for the other side."""
+    keys = []
+    if lemma in FAVOR_LEX:
+        keys.append(f"{prefix}lex_{'against' if flip else 'favor'}")
+    if lemma in AGAINST_LEX:
+        keys.append(f"{prefix}lex_{'favor' if flip else 'against'}")
+    if lemma in NEUTRAL_LEX:
+        keys.append(f"{prefix}lex_neutral")
+    return keys
+
+
 def _add_lexicon(f: dict[str, float], prefix: str, tokens: _Tokens, idx, negated: bool) -> None:
     """Counts of stance words among the tokens `idx`, a negated one counting for the other side."""
     for j in idx:
-        lem = tokens.lemma[j]
-        flip = negated or j in tokens.negated
-        if lem in FAVOR_LEX:
-            key = f"{prefix}lex_{'against' if flip else 'favor'}"
+        for key in _lexicon_keys(prefix, tokens.lemma[j], negated or j in tokens.negated):
             f[key] = f.get(key, 0) + 1
-        if lem in AGAINST_LEX:
-            key = f"{prefix}lex_{'favor' if flip else 'against'}"
-            f[key] = f.get(key, 0) + 1
-        if lem in NEUTRAL_LEX:
-            f[f"{prefix}lex_neutral"] = f.get(f"{prefix}lex_neutral", 0) + 1
 
 
 def _sentence_features(f: dict[str, float], tokens: _Tokens, sent: Span, masked: set[int]) -> None:

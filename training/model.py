@@ -107,7 +107,8 @@ def _late(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() > deadline
 
 
-def _late_message(where: str) -> str:
+def late_message(where: str) -> str:
+    """DeadlineError's message: where the deadline passed, and what to do."""
     return f"the deadline passed {where}; nothing more was done (allow more time or send less text)"
 
 
@@ -256,20 +257,20 @@ class StanceModel:
             live = []
             for k, text, adhoc in ready:
                 if _late(deadlines[k]):
-                    yield k, DeadlineError(_late_message("before parsing (waiting for this worker)"))
+                    yield k, DeadlineError(late_message("before parsing (waiting for this worker)"))
                 else:
                     live.append((k, adhoc, self.nlp.make_doc(text)))
             for name, component in self.nlp.pipeline:
                 late = {item[0] for item in live if _late(deadlines[item[0]])}
                 for k in sorted(late):
-                    yield k, DeadlineError(_late_message(f"while parsing (before {name})"))
+                    yield k, DeadlineError(late_message(f"while parsing (before {name})"))
                 live = [item for item in live if item[0] not in late]
                 docs = [doc for _, _, doc in live]
                 docs = list(component.pipe(docs)) if hasattr(component, "pipe") else [component(d) for d in docs]
                 live = [(k, adhoc, doc) for (k, adhoc, _), doc in zip(live, docs)]
             for k, adhoc, doc in live:
                 if _late(deadlines[k]):
-                    yield k, DeadlineError(_late_message("while analysing"))
+                    yield k, DeadlineError(late_message("while analysing"))
                 else:
                     yield k, self._analysis(self.extract(doc, adhoc), {**self.taxonomy.issues, **adhoc})
 

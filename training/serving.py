@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from training.corpus import Issue
 from training.errors import DeadlineError, ModelUnavailableError, StanceError
-from training.model import Analysis, StanceModel
+from training.model import Analysis, StanceModel, late_message
 from training.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -94,14 +94,11 @@ class Batcher:
                 with self._lock:
                     if job in self._pending:  # still waiting at its deadline: leave, freeing this thread
                         self._pending.remove(job)
-                        job.result = DeadlineError("the deadline passed while waiting for this worker's model; "
-                                                   "nothing was done (allow more time or send less text)")
+                        job.result = DeadlineError(late_message("while waiting for this worker's model"))
                         break
                 timeout = None  # taken into a batch meanwhile, which drops it as late: wait for that
         if job.result is None:  # this caller leads the next batch
-            with self._lock:
-                if job in self._pending:
-                    self._pending.remove(job)
+            with self._lock:  # this job is not pending: it never queued, or the lead handed over took it out
                 batch = [job, *self._pending[:self.max_batch - 1]]
                 del self._pending[:self.max_batch - 1]
             try:
