@@ -24,6 +24,7 @@ def test_matrix_and_probabilities_equal_the_pipelines_on_numbers_strings_and_unk
     vec = pipe.named_steps["features"]
     assert _same(vectorize(vec, new), vec.transform(new).tocsr())
     assert np.array_equal(predict_proba(pipe, new), pipe.predict_proba(new))
+    assert vectorize(vec, []).shape == (0, len(vec.feature_names_))  # DictVectorizer refuses no rows
     # Values DictVectorizer handles in its general way (numpy scalars, lists) take its own path.
     odd = [{"dep": ["nsubj", "dobj"], "n": np.int64(2)}]
     assert _same(vectorize(vec, odd), vec.transform(odd).tocsr())
