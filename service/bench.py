@@ -170,9 +170,10 @@ def _wait_serving(address: str, timeout: float = 180) -> None:
     raise RuntimeError(f"{address} did not become SERVING")
 
 
-def _bare_pipe_process(seeds_dir: str, seconds: float, offset: int, ready, start, results) -> None:
-    """One process running the service's spaCy pipeline bare over the bench texts for `seconds`, in batches
-    of 4 (what `Analyze` calls that wait batch together, at most); puts (documents, tokens, seconds)."""
+def _bare_pipe_process(seeds_dir: str, seconds: float, warmup: float, offset: int, ready, start, results) -> None:
+    """One process running the service's spaCy pipeline bare over the bench texts, in batches of 4 (what
+    `Analyze` calls that wait batch together, at most): `warmup` seconds, then `seconds` counted; puts
+    (documents, tokens, seconds)."""
     from training.nlp import build_nlp
     from training.registry import ActorRegistry
 
@@ -183,38 +184,47 @@ def _bare_pipe_process(seeds_dir: str, seconds: float, offset: int, ready, start
         list(nlp.pipe(texts[:2]))
     ready.put(os.getpid())
     start.wait()
-    done, tokens, k, t0 = 0, 0, 0, time.perf_counter()
-    while time.perf_counter() - t0 < seconds:
-        with nlp.memory_zone():
-            for doc in nlp.pipe([texts[(k + j) % len(texts)] for j in range(4)]):
-                done += 1
-                tokens += len(doc)
-        k += 4
-    results.put((done, tokens, time.perf_counter() - t0))
+
+    k = 0  # the next text: the counted window goes on from where the warm-up stopped, as the clients do
+
+    def loop(seconds: float) -> tuple[int, int, float]:
+        nonlocal k
+        done, tokens, t0 = 0, 0, time.perf_counter()
+        while time.perf_counter() - t0 < seconds:
+            with nlp.memory_zone():
+                for doc in nlp.pipe([texts[(k + j) % len(texts)] for j in range(4)]):
+                    tokens += len(doc)
+            done, k = done + 4, k + 4
+        return done, tokens, time.perf_counter() - t0
+
+    loop(warmup)
+    results.put(loop(seconds))
 
 
-def bare_pipe_processes(processes: int, seconds: float) -> tuple[float, float]:
-    """Documents/s and tokens/s of `processes` bare `nlp.pipe` loops running at once: the ceiling for that
-    many workers on this machine (two processes on two cores do not make twice one)."""
+def bare_pipe_processes(processes: int, seconds: float, warmup: float = 0.0) -> tuple[float, float]:
+    """Documents/s and tokens/s of `processes` bare `nlp.pipe` loops running at once, after `warmup`
+    seconds: the ceiling for that many workers on this machine (two processes on two cores do not make
+    twice one)."""
     import multiprocessing
 
     ctx = multiprocessing.get_context("spawn")
     ready, results, start = ctx.Queue(), ctx.Queue(), ctx.Event()
     seeds_dir = str(load_settings().seeds_dir)
-    procs = [ctx.Process(target=_bare_pipe_process, args=(seeds_dir, seconds, 97 * n, ready, start, results))
+    procs = [ctx.Process(target=_bare_pipe_process, args=(seeds_dir, seconds, warmup, 97 * n, ready, start, results))
              for n in range(processes)]
     for proc in procs:
         proc.start()
     for _ in procs:
         ready.get(timeout=180)
     start.set()
-    parts = [results.get(timeout=seconds + 120) for _ in procs]
+    parts = [results.get(timeout=warmup + seconds + 120) for _ in procs]
     for proc in procs:
         proc.join()
     return sum(d / s for d, _, s in parts), sum(t / s for _, t, s in parts)
 
 
-def workers_throughput(workers: int, seconds: float, clients: int) -> tuple[float, float, float]:
+def workers_throughput(workers: int, seconds: float, clients: int,
+                       warmup: float = 0.0) -> tuple[float, float, float]:
     """Documents/s and tokens/s of `python -m service` with `workers` processes, the clients cycling through
     the bench texts; each client has its own connection, so the kernel spreads them over the processes
     sharing the port. Also the share of the machine's CPU time the clients (this process) used meanwhile:
@@ -239,26 +249,31 @@ def workers_throughput(workers: int, seconds: float, clients: int) -> tuple[floa
         _wait_serving(address)
         time.sleep(2.0 * workers)
         # Fixed time, not a fixed count: connections are spread by hash, so one worker may get more of them;
-        # counting what all of them complete in the same window measures the capacity of the whole set.
-        t_end = time.perf_counter() + seconds
+        # counting what all of them complete in the same window measures the capacity of the whole set. The
+        # window opens after `warmup` seconds of the same load, as the bare processes' does.
+        t_start = time.perf_counter() + warmup
+        t_end = t_start + seconds
 
         def client(n: int) -> tuple[int, int]:
             done, tokens, k = 0, 0, 31 * n
             with grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
                 stub = stance_pb2_grpc.StanceServiceStub(ch)
-                stub.Analyze(reqs[k % len(reqs)][0], timeout=120)
                 while time.perf_counter() < t_end:
                     req, n_tokens = reqs[k % len(reqs)]
                     stub.Analyze(req, timeout=120)
-                    done, tokens, k = done + 1, tokens + n_tokens, k + 1
+                    k += 1
+                    # Counted: answered after the window opened; it closes when the last call sent before
+                    # t_end is answered.
+                    if time.perf_counter() > t_start:
+                        done, tokens = done + 1, tokens + n_tokens
             return done, tokens
 
-        t0, cpu0 = time.perf_counter(), time.process_time()
+        cpu0 = time.process_time()
         with ThreadPoolExecutor(clients) as pool:
             parts = list(pool.map(client, range(clients)))
-        wall = time.perf_counter() - t0
-        return (sum(d for d, _ in parts) / wall, sum(t for _, t in parts) / wall,
-                (time.process_time() - cpu0) / (wall * (os.cpu_count() or 1)))
+        wall = time.perf_counter() - t_start
+        cpu_share = (time.process_time() - cpu0) / ((warmup + wall) * (os.cpu_count() or 1))
+        return sum(d for d, _ in parts) / wall, sum(t for _, t in parts) / wall, cpu_share
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
@@ -317,6 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--memory-requests", type=int, default=10_000)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--worker-seconds", type=float, default=20.0, help="measuring window per worker count")
+    parser.add_argument("--warmup-seconds", type=float, default=10.0,
+                        help="load before each worker/bare-process window opens (steady state, both alike)")
     parser.add_argument("--no-mlflow-serve", dest="mlflow_serve", action="store_false",
                         help="skip the comparison with `mlflow models serve` (REST)")
     parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",") if x], default=[1, os.cpu_count() or 1],
@@ -329,9 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers:
         for n in args.workers:
             (res[f"analyze_docs_per_s_{n}_workers"], res[f"analyze_tokens_per_s_{n}_workers"],
-             res[f"client_cpu_share_{n}_workers"]) = workers_throughput(n, args.worker_seconds, 2 * args.clients)
+             res[f"client_cpu_share_{n}_workers"]) = workers_throughput(
+                n, args.worker_seconds, 2 * args.clients, args.warmup_seconds)
             (res[f"bare_pipe_docs_per_s_{n}_processes"],
-             res[f"bare_pipe_tokens_per_s_{n}_processes"]) = bare_pipe_processes(n, args.worker_seconds)
+             res[f"bare_pipe_tokens_per_s_{n}_processes"]) = bare_pipe_processes(n, args.worker_seconds, args.warmup_seconds)
             # Tokens, not documents: the windows end on different documents of different lengths.
             res[f"workers_{n}_over_bare_pipe"] = (res[f"analyze_tokens_per_s_{n}_workers"]
                                                   / res[f"bare_pipe_tokens_per_s_{n}_processes"])
