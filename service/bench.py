@@ -87,7 +87,7 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
     model = served.model
     with nlp.memory_zone():
         doc = model.parse(text)
-        issues = model._prepare(text, [])
+        issues = {**model.taxonomy.issues, **model._prepare(text, [])}
         steps = {"extract": [], "classify": []}
         for _ in range(n_latency):
             fresh()
@@ -99,6 +99,18 @@ def run(n_latency: int, n_throughput: int, clients: int, n_memory: int) -> dict:
             steps["classify"].append(time.perf_counter() - t1)
     for step, times in steps.items():
         out[f"{step}_step_p50_ms"] = 1000 * statistics.median(times)
+    # The same two steps over the throughput texts, against their parse: with gRPC free, the most that
+    # serving them could reach of the bare pipeline's throughput.
+    with nlp.memory_zone():
+        docs = list(nlp.pipe(texts))
+        fresh()
+        t0 = time.perf_counter()
+        for doc in docs:
+            model._analysis(model.extract(doc), issues)
+        out["throughput_analysis_ms_per_doc"] = 1000 * (time.perf_counter() - t0) / len(docs)
+    out["throughput_parse_ms_per_doc"] = 1000 / out["bare_pipe_batches_of_4_docs_per_s"]
+    out["analysis_bound_over_bare_pipe"] = out["throughput_parse_ms_per_doc"] / (
+        out["throughput_parse_ms_per_doc"] + out["throughput_analysis_ms_per_doc"])
 
     server, port, health = create_server(settings.address, ModelSlot(served), settings)
     server.start()
@@ -223,13 +235,14 @@ def bare_pipe_processes(processes: int, seconds: float, warmup: float = 0.0) -> 
     return sum(d / s for d, _, s in parts), sum(t / s for _, t, s in parts)
 
 
-def workers_throughput(workers: int, seconds: float, clients: int,
-                       warmup: float = 0.0) -> tuple[float, float, float]:
-    """Documents/s and tokens/s of `python -m service` with `workers` processes, the clients cycling through
-    the bench texts; each client has its own connection, so the kernel spreads them over the processes
-    sharing the port. Also the share of the machine's CPU time the clients (this process) used meanwhile:
-    CPU the workers could not have, which the bare `nlp.pipe` processes they are compared with did not have
-    to share."""
+def workers_against_bare(workers: int, seconds: float, clients: int, warmup: float = 0.0,
+                         rounds: int = 2) -> dict[str, float]:
+    """`python -m service` with `workers` processes against as many bare `nlp.pipe` processes, in
+    alternating windows (served, bare, served, bare...) so that the machine's drifting speed weighs on both
+    alike; each window opens after `warmup` seconds of its load. The clients cycle through the bench texts,
+    each on its own connection, so the kernel spreads them over the processes sharing the port. Also the
+    share of the machine's CPU time the clients (this process) used: CPU the workers could not have, which
+    the bare processes did not have to share. Means over the rounds."""
     import signal
     import subprocess
 
@@ -244,18 +257,15 @@ def workers_throughput(workers: int, seconds: float, clients: int,
     env = {**os.environ, "STANCE_ADDRESS": address, "STANCE_WORKERS": str(workers)}
     proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        # Every worker must be up before timing: poll until a fresh connection has been answered by each.
-        _wait_serving(address)
-        time.sleep(2.0 * workers)
-        # Fixed time, not a fixed count: connections are spread by hash, so one worker may get more of them;
-        # counting what all of them complete in the same window measures the capacity of the whole set. The
-        # window opens after `warmup` seconds of the same load, as the bare processes' does.
+
+    def served_window(offset: int) -> tuple[float, float, float]:
+        # Fixed time, not a fixed count: connections are spread by hash, so one worker may get more of
+        # them; counting what all of them complete in the same window measures the capacity of the set.
         t_start = time.perf_counter() + warmup
         t_end = t_start + seconds
 
         def client(n: int) -> tuple[int, int]:
-            done, tokens, k = 0, 0, 31 * n
+            done, tokens, k = 0, 0, offset + 31 * n
             with grpc.insecure_channel(address, options=[("grpc.use_local_subchannel_pool", 1)]) as ch:
                 stub = stance_pb2_grpc.StanceServiceStub(ch)
                 while time.perf_counter() < t_end:
@@ -274,9 +284,28 @@ def workers_throughput(workers: int, seconds: float, clients: int,
         wall = time.perf_counter() - t_start
         cpu_share = (time.process_time() - cpu0) / ((warmup + wall) * (os.cpu_count() or 1))
         return sum(d for d, _ in parts) / wall, sum(t for _, t in parts) / wall, cpu_share
+
+    served, bare = [], []
+    try:
+        # Every worker must be up before timing: poll until a fresh connection has been answered by each.
+        _wait_serving(address)
+        time.sleep(2.0 * workers)
+        for r in range(rounds):
+            served.append(served_window(101 * r))
+            bare.append(bare_pipe_processes(workers, seconds, warmup))  # the server idles meanwhile
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
+    out = {f"analyze_docs_per_s_{workers}_workers": statistics.mean(d for d, _, _ in served),
+           f"analyze_tokens_per_s_{workers}_workers": statistics.mean(t for _, t, _ in served),
+           f"client_cpu_share_{workers}_workers": statistics.mean(c for _, _, c in served),
+           f"bare_pipe_docs_per_s_{workers}_processes": statistics.mean(d for d, _ in bare),
+           f"bare_pipe_tokens_per_s_{workers}_processes": statistics.mean(t for _, t in bare)}
+    # Tokens, not documents: the windows end on different documents of different lengths.
+    ratios = [s[1] / b[1] for s, b in zip(served, bare)]
+    out[f"workers_{workers}_over_bare_pipe"] = statistics.mean(ratios)
+    out[f"workers_{workers}_over_bare_pipe_by_round"] = " ".join(f"{x:.2f}" for x in ratios)
+    return out
 
 
 def mlflow_serve_rps(n_requests: int, clients: int) -> float:
@@ -334,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker-seconds", type=float, default=20.0, help="measuring window per worker count")
     parser.add_argument("--warmup-seconds", type=float, default=10.0,
                         help="load before each worker/bare-process window opens (steady state, both alike)")
+    parser.add_argument("--worker-rounds", type=int, default=2,
+                        help="alternating served/bare window pairs per worker count")
     parser.add_argument("--no-mlflow-serve", dest="mlflow_serve", action="store_false",
                         help="skip the comparison with `mlflow models serve` (REST)")
     parser.add_argument("--workers", type=lambda v: [int(x) for x in v.split(",") if x], default=[1, os.cpu_count() or 1],
@@ -345,14 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         res["grpc_over_mlflow_serve"] = res["classify_stance_rps"] / res["mlflow_models_serve_rps"]
     if args.workers:
         for n in args.workers:
-            (res[f"analyze_docs_per_s_{n}_workers"], res[f"analyze_tokens_per_s_{n}_workers"],
-             res[f"client_cpu_share_{n}_workers"]) = workers_throughput(
-                n, args.worker_seconds, 2 * args.clients, args.warmup_seconds)
-            (res[f"bare_pipe_docs_per_s_{n}_processes"],
-             res[f"bare_pipe_tokens_per_s_{n}_processes"]) = bare_pipe_processes(n, args.worker_seconds, args.warmup_seconds)
-            # Tokens, not documents: the windows end on different documents of different lengths.
-            res[f"workers_{n}_over_bare_pipe"] = (res[f"analyze_tokens_per_s_{n}_workers"]
-                                                  / res[f"bare_pipe_tokens_per_s_{n}_processes"])
+            res.update(workers_against_bare(n, args.worker_seconds, 2 * args.clients, args.warmup_seconds,
+                                            args.worker_rounds))
         lo, hi = min(args.workers), max(args.workers)
         if hi > lo:
             res[f"speedup_{hi}_vs_{lo}_workers"] = (res[f"analyze_tokens_per_s_{hi}_workers"]
