@@ -60,16 +60,16 @@ def _no_vader_word(text: str) -> bool:
     return True
 
 
-@lru_cache(maxsize=4096)
 def _vader_compound(text: str) -> float:
     if _no_vader_word(text):
         return 0.0
     return _vader().polarity_scores(text)["compound"]
 
 
-def forget_cached_scores() -> None:
-    """Drop the cached VADER scores (benchmarks that repeat a text, so it costs what a new one does)."""
-    _vader_compound.cache_clear()
+@lru_cache(maxsize=8192)
+def _vader_word(word: str) -> float:
+    """One word's score: words recur across documents, unlike sentences."""
+    return _vader_compound(word)
 
 
 def _lemma(t: Token) -> str:
@@ -97,6 +97,16 @@ class _Tokens:
             for j in range(sent.start, sent.end):
                 self.sent_start[j], self.sent_root[j] = sent.start, root
         self._sentences: dict[tuple[int, int], tuple[str, dict[str, float], dict[int, tuple[str, ...]]]] = {}
+        self._vader: dict[str, float] = {}
+
+    def vader(self, text: str) -> float:
+        """VADER's compound score of a text of this document. Each sentence is scored for every candidate
+        and mention in it, so the scores are kept, for this document only: a text seen again in another
+        document costs what a new one does."""
+        score = self._vader.get(text)
+        if score is None:
+            score = self._vader[text] = _vader_compound(text)
+        return score
 
     def sentence(self, sent: Span) -> tuple[str, dict[str, float], dict[int, tuple[str, ...]]]:
         """A sentence's text, its unmasked word and lexicon features, and what each token adds to them:
@@ -339,7 +349,7 @@ def stance_features(c: Candidate) -> dict[str, float]:
         f["sent_neg"] = 1
     _sentence_features(f, tokens, sent, masked)
     text = tokens.sentence(sent)[0]
-    compound = _vader_compound(text)
+    compound = tokens.vader(text)
     f["vader"] = compound
     f[f"vader_{_bucket(compound)}"] = 1
     if '"' in text or "“" in text:
@@ -360,7 +370,7 @@ def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]
         f[f"t_head_lemma={_lemma(root.head)}"] = 1
         if _negated(root.head):
             f["t_head_neg"] = 1
-        head_c = _vader_compound(root.head.text)
+        head_c = _vader_word(root.head.text)
         if head_c:
             f["t_head_vader"] = head_c
         for j in range(max(sent.start, target.tok_start - 6), target.tok_start):
@@ -370,7 +380,7 @@ def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]
             if tokens.alpha[j]:
                 f[f"r={tokens.lemma[j]}"] = 1
         window = doc[max(sent.start, target.tok_start - 8):min(sent.end, target.tok_end + 8)]
-        wc = _vader_compound(window.text)
+        wc = tokens.vader(window.text)
         f["win_vader"] = wc
         f[f"win_vader_{_bucket(wc)}"] = 1
         if root.dep_ in ("dobj", "pobj", "nsubjpass"):
@@ -378,7 +388,7 @@ def target_features(doc, sent: Span, target: Mention | None) -> dict[str, float]
     else:
         f["no_target"] = 1
     _sentence_features(f, tokens, sent, masked)
-    c = _vader_compound(tokens.sentence(sent)[0])
+    c = tokens.vader(tokens.sentence(sent)[0])
     f["vader"] = c
     f[f"vader_{_bucket(c)}"] = 1
     return f
