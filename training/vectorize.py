@@ -38,7 +38,8 @@ def vectorize(vec: DictVectorizer, rows: list[dict]) -> sp.csr_matrix:
                 keys[k], values[k] = f"{keys[k]}{sep}{v}", 1.0
     index = np.fromiter(map(vocab.get, keys, repeat(-1)), dtype=np.int64, count=len(keys))
     known = index >= 0
-    # Row r's items end at ends[r]; the kept ones before that point make its indptr entry.
+    # Row r's items end at the r-th running total of the lengths; the known items before that point make
+    # its indptr entry.
     kept = np.concatenate(([0], np.cumsum(known)))
     indptr = kept[np.concatenate(([0], np.cumsum(lengths, dtype=np.int64)))]
     matrix = sp.csr_matrix((np.asarray(values, dtype=vec.dtype)[known], index[known].astype(np.int32),
